@@ -1,0 +1,44 @@
+# sbcompile: `make demo` runs the main job, `make test` the whole suite; both set up .venv first.
+# Lava (the loihi2 target) needs Python 3.10: give one with `make setup PYTHON=/path/to/python3.10`,
+# else a working python3.10 on PATH is used, else the newest 3.10 under pyenv's versions folder.
+
+SHELL := /bin/bash
+VENV  := .venv
+VPY   := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+PYTHON ?= $(shell \
+  if python3.10 -c 'import sys' >/dev/null 2>&1; then command -v python3.10; \
+  else root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
+       ls -d "$$root"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1; fi)
+
+.PHONY: setup test demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x "$(VPY)" ]; then \
+	  if [ -z "$(PYTHON)" ]; then \
+	    echo "make setup: no Python 3.10 found (tried python3.10 on PATH and pyenv's versions/3.10.*)." >&2; \
+	    echo "  Lava needs 3.10; install one (pyenv install 3.10) or run: make setup PYTHON=/path/to/python3.10" >&2; \
+	    exit 1; fi; \
+	  echo "make setup: creating $(VENV) from $(PYTHON)"; \
+	  "$(PYTHON)" -m venv $(VENV); \
+	fi
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -e '.[all]'
+	$(VPY) -m pip install --quiet -e examples/custom_pass
+	@touch $(STAMP)
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code.
+test: setup
+	$(VPY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+demo: setup
+	$(VENV)/bin/sbcompile examples/lif_network.sbir --emit ir
+
+bench: setup
+	$(VPY) benchmarks/ir_text.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

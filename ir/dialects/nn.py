@@ -1,0 +1,174 @@
+"""`nn`: the non-spiking rest of a language model (embedding, norms, activations, arithmetic)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..opdef import EvalContext, NoParams, OpDef, Params, expect, expect_kind, last_dim, register
+from ..types import Type, is_float, is_int, tensor
+
+
+class EmbedParams(Params):
+    weight: str
+    vocab: int
+    dim: int
+
+
+@register
+class Embed(OpDef):
+    """Token ids -> rows of the embedding table."""
+
+    name = "nn.embed"
+    params = EmbedParams
+    operands = ("tokens",)
+
+    def result_types(self, p: EmbedParams, ts: list[Type]) -> list[Type]:
+        expect_kind(ts[0], "tensor", "tokens")
+        expect(is_int(ts[0].dtype), f"tokens must be integers, got {ts[0]}")
+        return [tensor((*ts[0].shape, p.dim), "f32")]
+
+    def weight_shapes(self, p: EmbedParams, ts: list[Type]) -> dict[str, tuple]:
+        return {"weight": (p.vocab, p.dim)}
+
+    def evaluate(self, p: EmbedParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        return [ctx.weight(p.weight)[args[0]].astype(np.float32)]
+
+
+def _same_float_tensor(ts: list[Type], what: str = "input") -> list[Type]:
+    expect_kind(ts[0], "tensor", what)
+    expect(is_float(ts[0].dtype), f"{what} must be floating point, got {ts[0]}")
+    return [ts[0]]
+
+
+class RMSNormParams(Params):
+    weight: str | None = None
+    eps: float = 1e-6
+    group: int | None = None  # normalise each group of this many channels (per attention head)
+
+
+@register
+class RMSNorm(OpDef):
+    """x / sqrt(mean(x^2) + eps) * weight, over the last dim or over groups of it."""
+
+    name = "nn.rmsnorm"
+    params = RMSNormParams
+    operands = ("x",)
+
+    def result_types(self, p: RMSNormParams, ts: list[Type]) -> list[Type]:
+        out = _same_float_tensor(ts)
+        n = last_dim(ts[0])
+        if p.group is not None and isinstance(n, int):
+            expect(p.group > 0 and n % p.group == 0, f"group {p.group} does not divide the last dim {n}")
+        return out
+
+    def weight_shapes(self, p: RMSNormParams, ts: list[Type]) -> dict[str, tuple]:
+        return {"weight": (p.group or last_dim(ts[0]),)}
+
+    def evaluate(self, p: RMSNormParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        x = args[0].astype(np.float32)
+        g = p.group or x.shape[-1]
+        xs = x.reshape(*x.shape[:-1], x.shape[-1] // g, g)
+        y = xs / np.sqrt(np.mean(xs * xs, axis=-1, keepdims=True) + np.float32(p.eps))
+        if p.weight is not None:
+            y = y * ctx.weight(p.weight).astype(np.float32)
+        return [y.reshape(x.shape).astype(np.float32)]
+
+
+class _Unary(OpDef):
+    operands = ("x",)
+
+    def result_types(self, p: NoParams, ts: list[Type]) -> list[Type]:
+        return _same_float_tensor(ts)
+
+    def evaluate(self, p: Any, args: list[Any], ctx: EvalContext) -> list[Any]:
+        return [self.apply(p, args[0].astype(np.float32)).astype(np.float32)]
+
+    def apply(self, p: Any, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+@register
+class ReLU(_Unary):
+    """max(x, 0)."""
+
+    name = "nn.relu"
+
+    def apply(self, p: NoParams, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, np.float32(0))
+
+
+@register
+class SiLU(_Unary):
+    """x * sigmoid(x)."""
+
+    name = "nn.silu"
+
+    def apply(self, p: NoParams, x: np.ndarray) -> np.ndarray:
+        return x / (np.float32(1) + np.exp(-x))
+
+
+@register
+class Sigmoid(_Unary):
+    """1 / (1 + exp(-x))."""
+
+    name = "nn.sigmoid"
+
+    def apply(self, p: NoParams, x: np.ndarray) -> np.ndarray:
+        return np.float32(1) / (np.float32(1) + np.exp(-x))
+
+
+@register
+class LogSigmoid(_Unary):
+    """log(sigmoid(x)), computed stably as -log(1 + exp(-x))."""
+
+    name = "nn.logsigmoid"
+
+    def apply(self, p: NoParams, x: np.ndarray) -> np.ndarray:
+        return -np.logaddexp(np.float32(0), -x)
+
+
+class ScaleParams(Params):
+    factor: float
+
+
+@register
+class Scale(_Unary):
+    """x * factor (a constant)."""
+
+    name = "nn.scale"
+    params = ScaleParams
+
+    def apply(self, p: ScaleParams, x: np.ndarray) -> np.ndarray:
+        return x * np.float32(p.factor)
+
+
+class _Binary(OpDef):
+    operands = ("lhs", "rhs")
+
+    def result_types(self, p: NoParams, ts: list[Type]) -> list[Type]:
+        _same_float_tensor(ts[:1], "lhs")
+        _same_float_tensor(ts[1:], "rhs")
+        expect(ts[0] == ts[1], f"operand types differ: {ts[0]} vs {ts[1]}")
+        return [ts[0]]
+
+
+@register
+class Add(_Binary):
+    """Elementwise sum (residual connections)."""
+
+    name = "nn.add"
+
+    def evaluate(self, p: NoParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        return [(args[0] + args[1]).astype(np.float32)]
+
+
+@register
+class Mul(_Binary):
+    """Elementwise product (gating)."""
+
+    name = "nn.mul"
+
+    def evaluate(self, p: NoParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        return [(args[0] * args[1]).astype(np.float32)]
