@@ -27,7 +27,6 @@ $(STAMP): pyproject.toml
 	fi
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e '.[all]'
-	$(VPY) -m pip install --quiet -e examples/custom_pass
 	@touch $(STAMP)
 
 # pytest exits 5 when it collects nothing; that is not a failure of the code.

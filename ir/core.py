@@ -115,6 +115,20 @@ class Module:
                 out.setdefault(v.name, []).append(op)
         return out
 
+    def replace_uses(self, old: Value, new: Value) -> int:
+        """Make every reader of `old` (ops and outputs) read `new`; returns how many reads moved."""
+        n = 0
+        for op in self.ops:
+            for i, v in enumerate(op.operands):
+                if v is old:
+                    op.operands[i] = new
+                    n += 1
+        for i, v in enumerate(self.outputs):
+            if v is old:
+                self.outputs[i] = new
+                n += 1
+        return n
+
     def fresh_name(self, base: str, taken: set[str] | None = None) -> str:
         """`base`, or `base_1`, `base_2`, ... whichever is not yet a value name."""
         names = taken if taken is not None else {v.name for v in self.values()}

@@ -165,7 +165,7 @@ class _Builder(Transformer):
             key = str(err["loc"][0]) if err["loc"] else ""
             tok = attrs.pos.get(key, name)
             what = {"missing": "is required", "extra_forbidden": "is not a parameter of this op"}.get(err["type"])
-            detail = what or f"{err['msg'][0].lower()}{err['msg'][1:]}, got {err.get('input')!r}"
+            detail = what or f"{err['msg'].replace('Input should', 'should')}, got {err.get('input')!r}"
             known = ", ".join(op_def.params.model_fields) or "none"
             self._fail(tok, f"{name}: parameter '{key}' {detail} (parameters: {known})")
         if len(types) != len(results):
@@ -225,9 +225,10 @@ def parse(text: str, filename: str = "<string>", *, check: bool = True) -> Modul
     except UnexpectedInput as e:
         line = getattr(e, "line", -1)
         col = getattr(e, "column", -1)
-        if line in (-1, None):
-            lines = text.splitlines() or [""]
-            line, col = len(lines), len(lines[-1]) + 1
+        at_end = isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END")
+        if at_end or line in (-1, None):
+            line = text.count("\n") + 1
+            col = len(text) - (text.rfind("\n") + 1) + 1
         raise ParseError(_describe(e), Location(filename, line, col)) from None
     except VisitError as e:
         if isinstance(e.orig_exc, SbirError):

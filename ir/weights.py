@@ -93,8 +93,9 @@ class WeightStore:
 
         real = {n: self.get(n) for n, e in self._entries.items() if not e.fake}
         fake = {n: [list(e.shape), e.dtype] for n, e in self._entries.items() if e.fake}
-        save_file(real, path, metadata={"sbcompile.fake": json.dumps(fake, sort_keys=True),
-                                         "sbcompile.order": json.dumps(list(self._entries))})
+        # One metadata key: safetensors writes its metadata map in no fixed order.
+        meta = json.dumps({"fake": fake, "order": list(self._entries)}, sort_keys=True)
+        save_file(real, path, metadata={"sbcompile": meta})
 
     @classmethod
     def load(cls, path: str) -> "WeightStore":
@@ -110,8 +111,9 @@ class WeightStore:
                 shapes = {n: (tuple(f.get_slice(n).get_shape()), f.get_slice(n).get_dtype()) for n in f.keys()}
         except Exception as e:  # safetensors raises several unrelated types for a bad header
             raise SbirError(f"{path}: not a readable safetensors file ({e})") from None
-        fake = json.loads(meta.get("sbcompile.fake", "{}"))
-        order = json.loads(meta.get("sbcompile.order", "[]")) or sorted(set(shapes) | set(fake))
+        ours = json.loads(meta.get("sbcompile", "{}"))
+        fake = ours.get("fake", {})
+        order = ours.get("order") or sorted(set(shapes) | set(fake))
         for name in order:
             if name in fake:
                 store.add_fake(name, tuple(fake[name][0]), fake[name][1])

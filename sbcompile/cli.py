@@ -1,18 +1,190 @@
-"""The `sbcompile` command line."""
+"""The `sbcompile` command: compile an input for a target, or run a compiled artifact."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from collections import Counter
+from pathlib import Path
 
-from sbcompile.ir import SbirError, parse_file, print_module
+from sbcompile import __version__
+from sbcompile.artifact import atomic_directory, write_module, write_report
+from sbcompile.ir import Module, SbirError, print_module, verify
+from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
+from sbcompile.plugins import load_plugin_module
+from sbcompile.progress import progress_bar
+
+EXAMPLES = """\
+examples:
+  sbcompile examples/lif_network.sbir                      print the optimised IR
+  sbcompile model.sbir --passes 'cse,dce' --print-ir-after-all
+  sbcompile model.sbir -t ref -o out/                      write an artifact directory
+  sbcompile out/module.sbir -t ref --dump-ir dumps/        re-optimise an artifact's IR
+  sbcompile --list-passes                                  every pass with its options
+  sbcompile run out/ --text "def f(" --generate 32         run an artifact (any target)
+
+Every output directory holds module.sbir, weights.safetensors, report.json and report.md;
+`sbcompile OUT/module.sbir ...` reads an artifact back. Errors are one line,
+file:line:col: error: message, with exit status 1.
+"""
+
+
+def compile_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="sbcompile", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+        description="Compile a spiking network (a SpikingBrain model or any SNN) to a target.\n"
+                    "`sbcompile run OUT ...` runs a compiled artifact; see `sbcompile run --help`.")
+    ap.add_argument("input", nargs="?", help="a .sbir file or an sbcompile output directory")
+    ap.add_argument("-t", "--target", default="ref", help="target to compile for (default: ref; see --list-targets)")
+    ap.add_argument("-o", "--output", type=Path, help="output directory (written atomically)")
+    ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
+    ap.add_argument("--emit", choices=["ir", "artifact"], help="what to write: the IR (stdout without -o) or the "
+                    "target's artifact (the default with -o)")
+    dbg = ap.add_argument_group("pipeline instruments")
+    dbg.add_argument("--no-verify", action="store_true", help="do not verify the module after each pass")
+    dbg.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
+    dbg.add_argument("--print-ir-after", metavar="NAME[,NAME]", help="print the IR after these passes")
+    dbg.add_argument("--print-ir-before", metavar="NAME[,NAME]", help="print the IR before these passes")
+    dbg.add_argument("--dump-ir", metavar="DIR", type=Path, help="write NN-name.sbir after each pass into DIR")
+    dbg.add_argument("--time-passes", action="store_true", help="print seconds per pass (stderr)")
+    dbg.add_argument("--reproducer-dir", metavar="DIR", type=Path,
+                     help="where a failing pass writes its reproducer (default: a temporary directory)")
+    ext = ap.add_argument_group("plugins and listings")
+    ext.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                     help="import MODULE so that its passes and targets register (repeatable)")
+    ext.add_argument("--list-passes", action="store_true", help="list passes with their options and exit")
+    ext.add_argument("--list-targets", action="store_true", help="list targets and exit")
+    ap.add_argument("--version", action="version", version=f"sbcompile {__version__}")
+    return ap
+
+
+def _names(text: str | None) -> set[str] | None:
+    return None if text is None else {n.strip() for n in text.split(",") if n.strip()}
+
+
+def list_passes() -> str:
+    import dataclasses
+    import typing
+
+    from sbcompile.passes import PASSES, REGISTRY
+
+    out = []
+    for name in sorted(PASSES):
+        cls = PASSES[name]
+        origin = "" if REGISTRY.origin[name] == "sbcompile" else f"  [{REGISTRY.origin[name]}]"
+        out.append(f"{name}{origin}")
+        out += [f"    {p}" for p in cls.paragraphs()]
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            t = hints[f.name]
+            tname = getattr(t, "__name__", str(t).replace("typing.", ""))
+            default = "true" if f.default is True else "false" if f.default is False else f.default
+            out.append(f"    option {f.name.replace('_', '-')}={default}  ({tname}) {f.metadata.get('help', '')}".rstrip())
+        out.append("")
+    return "\n".join(out)
+
+
+def list_targets() -> str:
+    from sbcompile.targets import REGISTRY, TARGETS
+
+    return "".join(f"{name:8} {TARGETS[name].summary}  (passes: {TARGETS[name].default_pipeline})"
+                   f"{'' if REGISTRY.origin[name] == 'sbcompile' else '  [' + REGISTRY.origin[name] + ']'}\n"
+                   for name in sorted(TARGETS))
+
+
+def build_report(module: Module, target: str, pipeline: str, timings: dict[str, float], extra: dict) -> dict:
+    return {
+        "module": module.name,
+        "target": target,
+        "pipeline": pipeline,
+        "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
+        "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
+        **extra,
+        "timings": {k: round(v, 6) for k, v in timings.items()},
+    }
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def compile_main(args: argparse.Namespace) -> int:
+    from sbcompile import frontend
+    from sbcompile.passes import REGISTRY as PASS_REGISTRY, PassContext, format_pipeline, parse_pipeline
+    from sbcompile.targets import REGISTRY as TARGET_REGISTRY, TARGETS
+
+    PASS_REGISTRY.load_entry_points()
+    TARGET_REGISTRY.load_entry_points()
+    for module_name in args.plugin:
+        load_plugin_module(module_name)
+    if args.list_passes:
+        sys.stdout.write(list_passes())
+        return 0
+    if args.list_targets:
+        sys.stdout.write(list_targets())
+        return 0
+    if args.input is None:
+        raise SbirError("no input given (try `sbcompile --help`)")
+    if args.target not in TARGETS:
+        raise SbirError(f"unknown target '{args.target}'; available targets: {', '.join(sorted(TARGETS))}")
+    target = TARGETS[args.target]()
+    passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
+    passes += parse_pipeline(target.legalize)
+    emit = args.emit or ("artifact" if args.output else "ir")
+    if emit == "artifact" and not args.output:
+        raise SbirError("--emit artifact needs an output directory (-o OUT)")
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    module = frontend.load(args.input)
+    timings["frontend"] = time.perf_counter() - t0
+    if not args.no_verify:
+        verify(module)
+
+    instruments: list[Instrument] = [] if args.no_verify else [Verify()]
+    if args.print_ir_after_all or args.print_ir_after or args.print_ir_before:
+        instruments.append(PrintIR(_names(args.print_ir_before),
+                                   set() if args.print_ir_after_all else _names(args.print_ir_after)))
+    if args.dump_ir:
+        instruments.append(DumpIR(args.dump_ir))
+    if args.time_passes:
+        instruments.append(TimePasses())
+    ctx = PassContext(target=target.name, machine=target.machine())
+    with progress_bar(f"sbcompile {Path(args.input).name}") as progress:
+        ctx.progress = progress
+        pass_times = PassManager(passes, instruments, args.reproducer_dir).run(module, ctx)
+    timings.update({f"pass {k}": v for k, v in pass_times.items()})
+
+    if emit == "ir" and not args.output:
+        sys.stdout.write(print_module(module))
+        return 0
+    t1 = time.perf_counter()
+    with atomic_directory(args.output) as out:
+        write_module(module, out)
+        if emit == "artifact":
+            target.emit(module, out)
+        timings["emit"] = time.perf_counter() - t1
+        write_report(build_report(module, target.name, format_pipeline(passes), timings, ctx.report), out)
+    print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        m = parse_file(args[0])
+        if argv and argv[0] == "run":
+            from sbcompile.run import run_main
+
+            return run_main(argv[1:])
+        return compile_main(compile_parser().parse_args(argv))
     except SbirError as e:
-        print(str(e), file=sys.stderr)
+        where = f"{e.loc}: error: " if e.loc else "sbcompile: error: "
+        print(where + e.message, file=sys.stderr)
         return 1
-    sys.stdout.write(print_module(m))
-    return 0
+    except KeyboardInterrupt:
+        print("sbcompile: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,75 @@
+"""Output directories: written whole or not at all. Everything goes into a hidden sibling
+directory first and is renamed into place at the end, so a failure leaves nothing half-written.
+Every output holds `module.sbir` with `weights.safetensors` beside it, and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sbcompile.ir import Module, SbirError, print_module
+
+MODULE_FILE = "module.sbir"
+WEIGHTS_FILE = "weights.safetensors"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+@contextmanager
+def atomic_directory(out: Path) -> Iterator[Path]:
+    """Yield a temporary directory that becomes `out` only if the block succeeds. An existing
+    `out` is replaced only if it is empty or an earlier sbcompile output."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise SbirError(f"{out}: exists and is not a directory")
+        if any(out.iterdir()) and not (out / MODULE_FILE).exists():
+            raise SbirError(f"{out}: exists and is not an sbcompile output (no {MODULE_FILE}); refusing to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+    os.chmod(out, 0o755)
+
+
+def write_module(module: Module, directory: Path) -> None:
+    (directory / MODULE_FILE).write_text(print_module(module))
+    module.weights.save(str(directory / WEIGHTS_FILE))
+
+
+def write_report(report: dict, directory: Path) -> None:
+    (directory / REPORT_JSON).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    (directory / REPORT_MD).write_text(report_markdown(report))
+
+
+def report_markdown(report: dict) -> str:
+    """The report for a person: the headline numbers, then each section as a table."""
+    lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
+    for key in ("target", "pipeline", "params", "spiking"):
+        if key in report:
+            lines.append(f"- **{key}**: {report[key]}")
+    lines.append("")
+    if report.get("ops"):
+        lines += ["## Ops", "", "| op | count |", "|---|---|"]
+        lines += [f"| `{k}` | {v} |" for k, v in report["ops"].items()]
+        lines.append("")
+    if report.get("timings"):
+        lines += ["## Timings (seconds)", "", "| stage | seconds |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in report["timings"].items()]
+        lines.append("")
+    return "\n".join(lines)
