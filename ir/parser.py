@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import dialects  # noqa: F401  (registers the ops)
 from .core import Module, Op, Value
 from .errors import Location, ParseError, SbirError
+from .lexer import SbirLexer
 from .opdef import lookup
 from .types import DTYPES, KINDS, Type
 from .verifier import verify
@@ -203,7 +204,7 @@ def _parser() -> tuple[Lark, _Builder]:
     The builder's state is reset per parse, so parsing is not re-entrant across threads."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
     builder = _Builder()
-    return Lark(grammar, parser="lalr", lexer="basic", maybe_placeholders=False, transformer=builder), builder
+    return Lark(grammar, parser="lalr", lexer=SbirLexer, maybe_placeholders=False, transformer=builder), builder
 
 
 def _describe(e: UnexpectedInput) -> str:
