@@ -3,6 +3,7 @@ passes, unknown options and values of the wrong type are errors that list what i
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
@@ -40,7 +41,7 @@ def split_top_level(text: str) -> list[str]:
 def convert(value: str, annotation: Any, where: str) -> Any:
     """A pipeline option's text as the field's type."""
     origin, args = get_origin(annotation), get_args(annotation)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:
         if value.lower() == "none" and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]

@@ -5,7 +5,7 @@ the machine is at hand — `run`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -31,5 +31,14 @@ class Target:
         written by the driver); return their names."""
         return []
 
-    def run(self, artifact: Path, module: Module, tokens: np.ndarray, **options: Any) -> Any:
+    def open(self, artifact: Path, module: Module) -> "Session":
+        """A running instance of the artifact, ready to take tokens."""
         raise SbirError(f"target '{self.name}' cannot run artifacts on this machine")
+
+
+class Session(Protocol):
+    """What `sbcompile run` drives: feed the next tokens, get one row of outputs per token."""
+
+    def __call__(self, tokens: np.ndarray) -> np.ndarray: ...
+
+    def activity(self) -> dict[str, Any]: ...

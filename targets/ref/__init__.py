@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbcompile.ir import Module, SbirError
+
 from ..base import Target
 from ..registry import register_target
+from .activity import total
+from .interpreter import Interpreter
+
+
+class RefSession:
+    def __init__(self, module: Module) -> None:
+        inputs = [op for op in module.ops if op.name == "io.input"]
+        if len(inputs) != 1 or len(module.outputs) != 1:
+            raise SbirError(f"module @{module.name}: `run` drives modules with one input and one output "
+                            f"(this one has {len(inputs)} inputs, {len(module.outputs)} outputs)")
+        self.input_name = inputs[0].params.name
+        self.interp = Interpreter(module)
+
+    def __call__(self, tokens: np.ndarray) -> np.ndarray:
+        (out,) = self.interp(**{self.input_name: tokens})
+        return out.decode() if hasattr(out, "decode") else out
+
+    def activity(self) -> dict[str, Any]:
+        per_op = {name: s.summary() for name, s in self.interp.activity.items()}
+        return {"total": total(self.interp.activity), "ops": per_op}
 
 
 @register_target
 class RefTarget(Target):
     name = "ref"
     summary = "numpy reference interpreter: the semantics every other target is held to"
+
+    def open(self, artifact: Path, module: Module) -> RefSession:
+        return RefSession(module)

@@ -28,11 +28,15 @@ def test_errors(text: str, message: str) -> None:
 
 
 def test_option_types() -> None:
-    pytest.importorskip("sbcompile_example_pass")
-    from sbcompile.passes import REGISTRY
+    import tests.plugins.option_pass  # noqa: F401  (registers test-options)
 
-    REGISTRY.load_entry_points()
-    (p,) = parse_pipeline("annotate-fanout{min=2}")
-    assert p.min == 2 and p.spelling() == "annotate-fanout{min=2}"
-    with pytest.raises(PipelineError, match="option 'min': expected an integer, got 'two'"):
-        parse_pipeline("annotate-fanout{min=two}")
+    (p,) = parse_pipeline("test-options{count=2,ratio=1e-3,flag=on,mode=fast,limit=none}")
+    assert (p.count, p.ratio, p.flag, p.mode, p.limit) == (2, 1e-3, True, "fast", None)
+    assert p.spelling() == "test-options{count=2,ratio=0.001,flag=true,mode=fast}"
+    assert parse_pipeline(p.spelling()) == [p]
+    for text, message in [("count=two", "option 'count': expected an integer, got 'two'"),
+                          ("flag=maybe", "option 'flag': expected true or false, got 'maybe'"),
+                          ("mode=slow", "option 'mode': expected one of fast, exact, got 'slow'"),
+                          ("count", "option 'count' needs a value")]:
+        with pytest.raises(PipelineError, match=message):
+            parse_pipeline(f"test-options{{{text}}}")

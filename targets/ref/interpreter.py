@@ -1,0 +1,82 @@
+"""The reference interpreter: runs a module op by op through each op's own reference semantics.
+The same call serves prefill (many tokens) and decoding (one token at a time): stateful ops
+keep their state between calls and positions continue from where the last call ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sbcompile.ir import Module, SbirError, lookup
+from sbcompile.ir.runtime import SpikeArray
+
+from .activity import SpikeStats
+
+
+class _OpContext:
+    """The EvalContext one op sees."""
+
+    def __init__(self, interp: "Interpreter", index: int) -> None:
+        self.interp = interp
+        self.index = index
+        self.position = interp.position
+
+    def weight(self, name: str) -> np.ndarray:
+        return self.interp.module.weights.get(name)
+
+    def state(self) -> dict[str, Any]:
+        return self.interp.states.setdefault(self.index, {})
+
+    def input(self, name: str) -> Any:
+        try:
+            return self.interp.inputs[name]
+        except KeyError:
+            raise SbirError(f"input '{name}' was not given (inputs given: {', '.join(self.interp.inputs) or 'none'})") from None
+
+    def record(self, key: str, value: Any) -> None:
+        self.interp.records.setdefault(key, []).append(value)
+
+
+class Interpreter:
+    def __init__(self, module: Module, *, record_activity: bool = True) -> None:
+        self.module = module
+        self.record_activity = record_activity
+        self.defs = [lookup(op.name) for op in module.ops]
+        for op, d in zip(module.ops, self.defs):
+            if d is None:
+                raise SbirError(f"unknown op '{op.name}'", op.where())
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state: the next call starts a new sequence at position 0."""
+        self.states: dict[int, dict[str, Any]] = {}
+        self.position = 0
+        self.activity: dict[str, SpikeStats] = {}
+        self.records: dict[str, list[Any]] = {}
+        self.inputs: dict[str, Any] = {}
+
+    def __call__(self, **inputs: Any) -> list[Any]:
+        """Run the module on the next chunk of the sequence; returns the outputs in order."""
+        self.inputs = inputs
+        env: dict[str, Any] = {}
+        length = None
+        for index, (op, d) in enumerate(zip(self.module.ops, self.defs)):
+            args = [env[v.name] for v in op.operands]
+            try:
+                outs = d.evaluate(op.params, args, _OpContext(self, index))
+            except SbirError:
+                raise
+            except Exception as e:  # name the op a numerical failure happened in
+                raise SbirError(f"{op.name} (%{op.results[0].name}) failed: {type(e).__name__}: {e}", op.where()) from e
+            for r, value in zip(op.results, outs):
+                env[r.name] = value
+                if self.record_activity and isinstance(value, SpikeArray):
+                    stats = self.activity.get(r.name)
+                    if stats is None:
+                        stats = self.activity[r.name] = SpikeStats(value.counts.shape[-1])
+                    stats.add(value.counts)
+            if op.name == "io.input" and length is None:
+                length = np.shape(outs[0])[0] if np.ndim(outs[0]) else 1
+        self.position += length or 0
+        return [env[v.name] for v in self.module.outputs]
