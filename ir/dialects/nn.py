@@ -72,7 +72,7 @@ class RMSNorm(OpDef):
         xs = x.reshape(*x.shape[:-1], x.shape[-1] // g, g)
         y = xs / np.sqrt(np.mean(xs * xs, axis=-1, keepdims=True) + np.float32(p.eps))
         if p.weight is not None:
-            y = y * ctx.weight(p.weight).astype(np.float32)
+            y = y * np.asarray(ctx.weight(p.weight), np.float32)
         return [y.reshape(x.shape).astype(np.float32)]
 
 

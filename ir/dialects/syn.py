@@ -37,7 +37,7 @@ class Dense(OpDef):
 
     def evaluate(self, p: DenseParams, args: list[Any], ctx: EvalContext) -> list[Any]:
         x = args[0]
-        w = ctx.weight(p.weight).astype(np.float32)
+        w = np.asarray(ctx.weight(p.weight), np.float32)
         if isinstance(x, SpikeArray):
             y = x.counts.astype(np.float32) @ w.T
             if x.scale is not None:
@@ -45,5 +45,5 @@ class Dense(OpDef):
         else:
             y = x.astype(np.float32) @ w.T
         if p.bias is not None:
-            y = y + ctx.weight(p.bias).astype(np.float32)
+            y = y + np.asarray(ctx.weight(p.bias), np.float32)
         return [y.astype(np.float32)]
