@@ -11,8 +11,8 @@ from sbcompile.ir import Module, SbirError
 
 from ..base import Target
 from ..registry import register_target
-from .activity import total
-from .interpreter import Interpreter
+from sbcompile.ir.activity import total
+from sbcompile.ir.interpreter import Interpreter
 
 
 class RefSession:

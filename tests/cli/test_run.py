@@ -9,7 +9,7 @@ import pytest
 
 from sbcompile.artifact import write_module
 from sbcompile.cli import main
-from sbcompile.targets.ref.interpreter import Interpreter
+from sbcompile.ir.interpreter import Interpreter
 from tests.targets.handmade import tiny_lm
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from sbcompile.ir import Builder, Module, SbirError, lookup, tensor, verify
 from sbcompile.ir.dialects.spike import EncodeParams
-from sbcompile.targets.ref.activity import SpikeStats
-from sbcompile.targets.ref.interpreter import Interpreter
+from sbcompile.ir.activity import SpikeStats
+from sbcompile.ir.interpreter import Interpreter
 
 from .handmade import tiny_lm
 

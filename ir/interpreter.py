@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from sbcompile.ir import Module, SbirError, lookup
-from sbcompile.ir.runtime import SpikeArray
-
 from .activity import SpikeStats
+from .core import Module
+from .errors import SbirError
+from .opdef import lookup
+from .runtime import SpikeArray
 
 
 class _OpContext:
