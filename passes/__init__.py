@@ -1,6 +1,6 @@
 """Passes: one per file, registered by name. Importing this package registers the built-ins."""
 
-from . import canonicalize, cse, dce  # noqa: F401  (register the built-in passes)
+from . import canonicalize, cse, dce, quantize  # noqa: F401  (register the built-in passes)
 from .base import Pass, PassContext, option
 from .pipeline import PipelineError, format_pipeline, parse_pipeline
 from .registry import PASSES, REGISTRY, register_pass
