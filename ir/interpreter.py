@@ -4,12 +4,12 @@ keep their state between calls and positions continue from where the last call e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .activity import SpikeStats
-from .core import Module
+from .core import Module, Op
 from .errors import SbirError
 from .opdef import lookup
 from .runtime import SpikeArray
@@ -36,13 +36,21 @@ class _OpContext:
             raise SbirError(f"input '{name}' was not given (inputs given: {', '.join(self.interp.inputs) or 'none'})") from None
 
     def record(self, key: str, value: Any) -> None:
-        self.interp.records.setdefault(key, []).append(value)
+        """Keep a fact about this op's run (summed over calls): `records[result][key]`."""
+        name = self.interp.module.ops[self.index].results[0].name
+        facts = self.interp.records.setdefault(name, {})
+        facts[key] = facts.get(key, 0) + value
+
+
+Observer = Callable[[Op, list[Any], list[Any]], None]
 
 
 class Interpreter:
-    def __init__(self, module: Module, *, record_activity: bool = True) -> None:
+    def __init__(self, module: Module, *, record_activity: bool = True, observer: Observer | None = None) -> None:
+        """`observer(op, args, results)` sees every op's values as they are computed (calibration)."""
         self.module = module
         self.record_activity = record_activity
+        self.observer = observer
         self.defs = [lookup(op.name) for op in module.ops]
         for op, d in zip(module.ops, self.defs):
             if d is None:
@@ -54,7 +62,7 @@ class Interpreter:
         self.states: dict[int, dict[str, Any]] = {}
         self.position = 0
         self.activity: dict[str, SpikeStats] = {}
-        self.records: dict[str, list[Any]] = {}
+        self.records: dict[str, dict[str, Any]] = {}
         self.inputs: dict[str, Any] = {}
 
     def __call__(self, **inputs: Any) -> list[Any]:
@@ -70,6 +78,8 @@ class Interpreter:
                 raise
             except Exception as e:  # name the op a numerical failure happened in
                 raise SbirError(f"{op.name} (%{op.results[0].name}) failed: {type(e).__name__}: {e}", op.where()) from e
+            if self.observer is not None:
+                self.observer(op, args, outs)
             for r, value in zip(op.results, outs):
                 env[r.name] = value
                 if self.record_activity and isinstance(value, SpikeArray):

@@ -1,6 +1,6 @@
 """Passes: one per file, registered by name. Importing this package registers the built-ins."""
 
-from . import canonicalize, cse, dce, quantize  # noqa: F401  (register the built-in passes)
+from . import calibrate, canonicalize, cse, dce, evaluate, quantize, select_coding, static_threshold  # noqa: F401
 from .base import Pass, PassContext, option
 from .pipeline import PipelineError, format_pipeline, parse_pipeline
 from .registry import PASSES, REGISTRY, register_pass

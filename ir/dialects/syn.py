@@ -6,7 +6,9 @@ Once quantized (`scale` set), `weight` holds integer codes and `scale` float32 s
 take the integer path of a neurocore: per group an exact integer accumulation
 acc_g = sum_i counts_i * code_i (plus the sparse `residual` codes, if any), and the epilogue in
 float32, rounded after every step: y = ((sum_g float32(acc_g) * scale_g) * V_th) + bias, the
-groups summed in order."""
+groups summed in order. With static thresholds (one per channel group, a scale of shape
+[channels] on the spikes) the accumulation is split wherever the weight group or the threshold
+changes, and each part is scaled by float32(scale_g * V_th_h) before it is added."""
 
 from __future__ import annotations
 
@@ -77,9 +79,12 @@ class Dense(OpDef):
             if p.scale is not None:
                 w = self._dequantized(p, w, ctx)
             if isinstance(x, SpikeArray):
-                y = x.counts.astype(np.float32) @ w.T
-                if x.scale is not None:
-                    y = y * x.scale
+                if x.scale is not None and x.scale.ndim == 1:  # static thresholds: one per channel
+                    y = (x.counts.astype(np.float32) * x.scale) @ w.T
+                else:
+                    y = x.counts.astype(np.float32) @ w.T
+                    if x.scale is not None:
+                        y = y * x.scale
             else:
                 y = x.astype(np.float32) @ w.T
         if p.bias is not None:
@@ -95,6 +100,13 @@ class Dense(OpDef):
         n_in = codes.shape[1]
         g = p.group or n_in
         y = np.zeros((*x.counts.shape[:-1], p.out_features), np.float32)
+        if x.scale is not None and x.scale.ndim == 1:  # static thresholds, constant within runs
+            cuts = set(range(0, n_in, g)) | {0, n_in} | {int(i) + 1 for i in np.nonzero(np.diff(x.scale))[0]}
+            bounds = sorted(cuts)
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                factor = scales[:, lo // g] * x.scale[lo]
+                y = y + integer_accumulate(x.counts, codes, lo, hi).astype(np.float32) * factor
+            return y
         for j in range(scales.shape[1]):
             acc = integer_accumulate(x.counts, codes, j * g, min((j + 1) * g, n_in))
             y = y + acc.astype(np.float32) * scales[:, j]
