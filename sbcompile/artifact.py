@@ -57,19 +57,43 @@ def write_report(report: dict, directory: Path) -> None:
     (directory / REPORT_MD).write_text(report_markdown(report))
 
 
+def _table(rows: dict[str, dict], first: str) -> list[str]:
+    """A markdown table: one row per key, one column per field seen in any row."""
+    cols: list[str] = []
+    for row in rows.values():
+        cols += [c for c in row if c not in cols]
+    lines = [f"| {first} | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for key, row in rows.items():
+        lines.append(f"| {key} | " + " | ".join(_cell(row.get(c, "")) for c in cols) + " |")
+    return lines + [""]
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
 def report_markdown(report: dict) -> str:
     """The report for a person: the headline numbers, then each section as a table."""
     lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
-    for key in ("target", "pipeline", "params", "spiking"):
+    for key in ("target", "pipeline", "params", "spiking", "k"):
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
     lines.append("")
+    if report.get("quality"):
+        lines += ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""]
+        lines += _table(report["quality"], "stage")
+    if report.get("quantize", {}).get("ops"):
+        q = report["quantize"]
+        lines += ["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales.", ""]
+        lines += _table(q["ops"], "op")
+    if report.get("select_coding", {}).get("ops"):
+        c = report["select_coding"]
+        lines += ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""]
+        lines += _table(c["ops"], "encoder")
     if report.get("ops"):
-        lines += ["## Ops", "", "| op | count |", "|---|---|"]
-        lines += [f"| `{k}` | {v} |" for k, v in report["ops"].items()]
-        lines.append("")
+        lines += ["## Ops", ""] + _table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op")
     if report.get("timings"):
-        lines += ["## Timings (seconds)", "", "| stage | seconds |", "|---|---|"]
-        lines += [f"| {k} | {v:.3f} |" for k, v in report["timings"].items()]
-        lines.append("")
+        lines += ["## Timings (seconds)", ""] + _table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage")
     return "\n".join(lines)

@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+
+from sbcompile.formats import NumberFormats
 
 from sbcompile.ir import Module, SbirError
 
@@ -33,10 +36,20 @@ class RefSession:
         return {"total": total(self.interp.activity), "ops": per_op}
 
 
+class RefMachine(BaseModel):
+    """The interpreter computes in float32 with exact integer accumulation: 8-bit codes with
+    float32 scales by default."""
+
+    formats: NumberFormats = NumberFormats()
+
+
 @register_target
 class RefTarget(Target):
     name = "ref"
     summary = "numpy reference interpreter: the semantics every other target is held to"
+
+    def machine(self) -> RefMachine:
+        return RefMachine()
 
     def open(self, artifact: Path, module: Module) -> RefSession:
         return RefSession(module)
