@@ -1,6 +1,8 @@
 """Passes: one per file, registered by name. Importing this package registers the built-ins."""
 
-from . import calibrate, canonicalize, cse, dce, evaluate, quantize, select_coding, static_threshold  # noqa: F401
+from . import (  # noqa: F401  (register the built-in passes)
+    calibrate, canonicalize, cse, dce, evaluate, partition, quantize, select_coding, static_threshold,
+)
 from .base import Pass, PassContext, option
 from .pipeline import PipelineError, format_pipeline, parse_pipeline
 from .registry import PASSES, REGISTRY, register_pass

@@ -41,6 +41,11 @@ def compile_parser() -> argparse.ArgumentParser:
     ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
     ap.add_argument("--emit", choices=["ir", "artifact"], help="what to write: the IR (stdout without -o) or the "
                     "target's artifact (the default with -o)")
+    hw = ap.add_argument_group("machine")
+    hw.add_argument("--system", metavar="NAME|FILE", help="loihi2: a system preset (loihi2-chip, kapoho-point, "
+                    "hala-point) or a JSON description (default: loihi2-chip)")
+    hw.add_argument("--system-set", action="append", metavar="KEY=VALUE",
+                    help="loihi2: override one field of the system, e.g. chip.cores_per_chip=152 (repeatable)")
     dbg = ap.add_argument_group("pipeline instruments")
     dbg.add_argument("--no-verify", action="store_true", help="do not verify the module after each pass")
     dbg.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
@@ -131,7 +136,7 @@ def compile_main(args: argparse.Namespace) -> int:
         raise SbirError("no input given (try `sbcompile --help`)")
     if args.target not in TARGETS:
         raise SbirError(f"unknown target '{args.target}'; available targets: {', '.join(sorted(TARGETS))}")
-    target = TARGETS[args.target]()
+    target = TARGETS[args.target](system=args.system, system_set=args.system_set)
     passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
     passes += parse_pipeline(target.legalize)
     emit = args.emit or ("artifact" if args.output else "ir")

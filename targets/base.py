@@ -22,6 +22,14 @@ class Target:
     summary: ClassVar[str] = ""
     default_pipeline: ClassVar[str] = "canonicalize,cse,dce"
     legalize: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()  # command-line options this target reads
+
+    def __init__(self, **options: Any) -> None:
+        unknown = [k for k, v in options.items() if v and k not in self.options]
+        if unknown:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise SbirError(f"{flags} does not apply to target '{self.name}'")
+        self.settings = options
 
     def machine(self) -> BaseModel:
         return NoMachine()

@@ -36,7 +36,15 @@ class Loihi2Chip(BaseModel):
     embedded_processors: int = Field(6, description="embedded x86 (Lakemont) processors per chip")
     mesh: tuple[int, int] = Field((8, 16), description="neurocore mesh on the chip (columns, rows)")
     max_delay_steps: int = Field(63, description="largest synaptic delay (6 bits)")
+    axon_overhead_bits: int = Field(10, description="synapse-memory bits per input axon beyond its weights "
+                                    "(Loihi 1's per-run header, nengo-loihi SynapseConfig.bits_per_axon)")
     formats: NumberFormats = LOIHI2_FORMATS
+    core_ops: tuple[str, ...] = Field(("syn.dense", "neuron.lif"), description="ops a neurocore executes")
+    embedded_ops: tuple[str, ...] = Field(
+        ("spike.encode", "spike.decode", "nn.relu", "nn.silu", "nn.sigmoid", "nn.logsigmoid", "nn.scale", "nn.add",
+         "nn.mul", "seq.rope"),
+        description="ops the embedded processors execute (elementwise work and the per-token threshold reduction); "
+                    "the rest runs on the host")
 
     @property
     def synapse_memory_bits(self) -> int:
@@ -60,6 +68,12 @@ class Loihi2System(BaseModel):
     @property
     def formats(self) -> NumberFormats:
         return self.chip.formats
+
+    def where(self, op_name: str) -> str:
+        """`core`, `embedded` or `host`: where an op of this kind runs."""
+        if op_name in self.chip.core_ops:
+            return "core"
+        return "embedded" if op_name in self.chip.embedded_ops else "host"
 
 
 SYSTEMS: dict[str, Loihi2System] = {
