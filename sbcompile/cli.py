@@ -35,12 +35,20 @@ def compile_parser() -> argparse.ArgumentParser:
         prog="sbcompile", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
         description="Compile a spiking network (a SpikingBrain model or any SNN) to a target.\n"
                     "`sbcompile run OUT ...` runs a compiled artifact; see `sbcompile run --help`.")
-    ap.add_argument("input", nargs="?", help="a .sbir file or an sbcompile output directory")
+    ap.add_argument("input", nargs="?", help="a .sbir file, an sbcompile output directory, a checkpoint directory "
+                    "(HF layout), a .pt or .pt2 file, or a preset: spikingbrain-7b, spikingbrain-76b, spikingbrain-tiny")
     ap.add_argument("-t", "--target", default="ref", help="target to compile for (default: ref; see --list-targets)")
     ap.add_argument("-o", "--output", type=Path, help="output directory (written atomically)")
     ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
     ap.add_argument("--emit", choices=["ir", "artifact"], help="what to write: the IR (stdout without -o) or the "
                     "target's artifact (the default with -o)")
+    fe = ap.add_argument_group("models")
+    fe.add_argument("--spiking", action=argparse.BooleanOptionalAction, default=True,
+                    help="spike-code activations as the W8ASpike release does (default), or trace the float model")
+    fe.add_argument("--k", type=float, default=3.0, help="adaptive threshold divisor: V_th = mean|x| / k (default 3)")
+    fe.add_argument("--config", metavar="FILE", help="config.json for a checkpoint whose config cannot be inferred")
+    fe.add_argument("--trust-pickle", action="store_true",
+                    help="allow a .pt holding pickled objects (can run code: only for files you trust)")
     hw = ap.add_argument_group("machine")
     hw.add_argument("--system", metavar="NAME|FILE", help="loihi2: a system preset (loihi2-chip, kapoho-point, "
                     "hala-point) or a JSON description (default: loihi2-chip)")
@@ -103,6 +111,7 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "module": module.name,
         "target": target,
         "pipeline": pipeline,
+        **{k: module.attrs[k] for k in ("spiking", "k") if k in module.attrs},
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,
@@ -145,7 +154,9 @@ def compile_main(args: argparse.Namespace) -> int:
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    module = frontend.load(args.input)
+    if args.k <= 0:
+        raise SbirError(f"--k must be positive, got {args.k}")
+    module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
     timings["frontend"] = time.perf_counter() - t0
     if not args.no_verify:
         verify(module)

@@ -154,6 +154,16 @@ class _Binary(OpDef):
         return [ts[0]]
 
 
+class _Broadcast(_Binary):
+    """Also accepts a rhs whose last dim is 1 (one factor per token)."""
+
+    def result_types(self, p: NoParams, ts: list[Type]) -> list[Type]:
+        if ts[1].kind == "tensor" and ts[1].shape[-1:] == (1,) and ts[0].shape[:-1] == ts[1].shape[:-1]:
+            _same_float_tensor(ts[:1], "lhs")
+            return [ts[0]]
+        return super().result_types(p, ts)
+
+
 @register
 class Add(_Binary):
     """Elementwise sum (residual connections)."""
@@ -165,10 +175,41 @@ class Add(_Binary):
 
 
 @register
-class Mul(_Binary):
-    """Elementwise product (gating)."""
+class Mul(_Broadcast):
+    """Elementwise product (gating), or each token scaled by one factor."""
 
     name = "nn.mul"
 
     def evaluate(self, p: NoParams, args: list[Any], ctx: EvalContext) -> list[Any]:
         return [(args[0] * args[1]).astype(np.float32)]
+
+
+class RouteParams(Params):
+    experts: int
+    top_k: int = 1
+    expert: int
+
+
+@register
+class Route(OpDef):
+    """Mixture-of-experts routing weight of one expert: softmax(logits) at `expert` if it is among
+    the `top_k` largest, else 0 (per token, shape [..., 1]). Ties go to the lower expert index."""
+
+    name = "nn.route"
+    params = RouteParams
+    operands = ("logits",)
+
+    def result_types(self, p: RouteParams, ts: list[Type]) -> list[Type]:
+        _same_float_tensor(ts)
+        n = last_dim(ts[0])
+        expect(not isinstance(n, int) or n == p.experts, f"logits have {n} experts, expected {p.experts}")
+        expect(0 <= p.expert < p.experts and 1 <= p.top_k <= p.experts, f"expert {p.expert} / top_k {p.top_k} out of range")
+        return [tensor((*ts[0].shape[:-1], 1), "f32")]
+
+    def evaluate(self, p: RouteParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        z = args[0].astype(np.float32)
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        probs = z / z.sum(axis=-1, keepdims=True)
+        top = np.argsort(-probs, axis=-1, kind="stable")[..., : p.top_k]
+        chosen = (top == p.expert).any(axis=-1, keepdims=True)
+        return [np.where(chosen, probs[..., p.expert:p.expert + 1], np.float32(0)).astype(np.float32)]

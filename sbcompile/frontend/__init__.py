@@ -1,11 +1,21 @@
-"""The single entry point from an input on the command line to a Module."""
+"""The single entry point from an input on the command line to a Module: a `.sbir` file or an
+sbcompile output directory, a preset name, an HF-layout checkpoint directory, a `.pt` or a `.pt2`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sbcompile.artifact import MODULE_FILE, WEIGHTS_FILE
 from sbcompile.ir import Module, SbirError, WeightStore, parse_file
+
+
+@dataclass(frozen=True)
+class FrontendOptions:
+    spiking: bool = True
+    k: float = 3.0
+    config: str | None = None
+    trust_pickle: bool = False
 
 
 def load_sbir(path: Path) -> Module:
@@ -19,7 +29,7 @@ def load_sbir(path: Path) -> Module:
     return module
 
 
-def load(source: str) -> Module:
+def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
     """Any input kind the command accepts, as an unverified Module."""
     path = Path(source)
     if path.is_dir() and (path / MODULE_FILE).exists():
@@ -28,6 +38,24 @@ def load(source: str) -> Module:
         if not path.exists():
             raise SbirError(f"{source}: no such file")
         return load_sbir(path)
+    from sbcompile.models import PRESETS, SpikeOptions
+
+    spikes = SpikeOptions(enabled=options.spiking, k=options.k)
+    if source in PRESETS:
+        from .spikingbrain import trace_spikingbrain
+
+        return trace_spikingbrain(PRESETS[source], spikes, None, source)
     if not path.exists():
-        raise SbirError(f"{source}: no such file or directory")
-    raise SbirError(f"{source}: unsupported input (expected a .sbir file or an sbcompile output directory)")
+        raise SbirError(f"{source}: no such file or directory (nor a preset: {', '.join(PRESETS)})")
+    if path.is_dir() or path.suffix in (".pt", ".pth", ".bin", ".pt2"):
+        from sbcompile.models.loading import CheckpointError, read_checkpoint
+
+        from .spikingbrain import trace_spikingbrain
+
+        try:
+            config, tensors = read_checkpoint(path, options.config, options.trust_pickle)
+        except CheckpointError as e:
+            raise SbirError(str(e)) from None
+        return trace_spikingbrain(config, spikes, tensors, path.stem if path.is_file() else path.resolve().name)
+    raise SbirError(f"{source}: unsupported input (expected a .sbir file, an output directory, a checkpoint "
+                    f"directory, a .pt or .pt2 file, or a preset)")

@@ -25,7 +25,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 def source_location(node: fx.Node) -> Location | None:
     """The innermost frame of the traced model's source, relative to the project when inside it."""
     trace = node.stack_trace or ""
-    frames = re.findall(r'File "([^"]+)", line (\d+)', trace)
+    frames = [f for f in re.findall(r'File "([^"]+)", line (\d+)', trace) if "/torch/" not in f[0]]
     if not frames:
         return None
     path, line = frames[-1]
@@ -70,6 +70,12 @@ class TraceContext:
                 raise SbirError(f"parameter '{path}' not found in the model")
             self.add_weight(self.module, path, tensor)
         return path
+
+    def names(self, path: str) -> str:
+        """The value-name base of a module path."""
+        if path.startswith(self.strip_prefix):
+            path = path[len(self.strip_prefix):]
+        return re.sub(r"[^A-Za-z0-9_]", "_", path)
 
     def op(self, name: str, operands: list[Value], suffix: str = "", **params: Any) -> Value:
         result = self.base + (f"_{suffix}" if suffix else "")
@@ -124,6 +130,8 @@ def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], l
     for node in graph.nodes:
         ctx = TraceContext(b, model, strip_prefix, add_weight, source_location(node), value_base(node, strip_prefix))
         if node.op == "placeholder":
+            if str(node.target).rstrip("_0123456789") in (concrete_args or {}):
+                continue  # an argument fixed for tracing (state=None): fx keeps a placeholder for it
             if node.target not in inputs:
                 bad.add(node, f"input '{node.target}' has no IR type")
                 continue
@@ -141,6 +149,8 @@ def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], l
                 env[node] = lower(ctx, sub, args, str(node.target))
             except SbirError as e:
                 bad.add(node, f"module {type(sub).__name__}: {e.message}")
+        elif node.op == "call_function" and getattr(node.target, "__name__", "") == "_assert_is_none":
+            continue  # fx's guard for a concrete None argument
         elif node.op in ("call_function", "call_method"):
             value = _function(ctx, node, env)
             if value is None:
@@ -191,6 +201,8 @@ def _function(ctx: TraceContext, node: fx.Node, env: dict) -> Value | None:
             if isinstance(x, fx.Node) and x in env and isinstance(k, (int, float)):
                 return ctx.op("nn.scale", [env[x]], factor=float(k))
         return None
+    if target is operator.neg and len(args) == 1 and isinstance(args[0], fx.Node) and args[0] in env:
+        return ctx.op("nn.scale", [env[args[0]]], factor=-1.0)
     if target is operator.truediv and len(args) == 2:
         x, k = args
         if isinstance(x, fx.Node) and x in env and isinstance(k, (int, float)) and k != 0:

@@ -1,0 +1,95 @@
+"""How each leaf module of the model family becomes sbir ops (one op, or a few for a spiking
+projection and a mixture of experts)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from sbcompile.ir import Value
+from sbcompile.models.gla import GLACore
+from sbcompile.models.linear import SpikingLinear
+from sbcompile.models.mlp import MoEFeedForward, SwiGLU
+from sbcompile.models.norm import HeadRMSNorm, RMSNorm
+from sbcompile.models.spiking import VTH_MAX, VTH_MIN, SpikeEncoder
+from sbcompile.models.swa import RotaryEmbedding, WindowAttentionCore
+
+from .trace import Lowering, TraceContext
+
+
+def embedding(tc: TraceContext, m: nn.Embedding, args: list[Value], path: str) -> Value:
+    return tc.op("nn.embed", args, weight=tc.weight(f"{path}.weight"), vocab=m.num_embeddings, dim=m.embedding_dim)
+
+
+def rmsnorm(tc: TraceContext, m: RMSNorm, args: list[Value], path: str) -> Value:
+    return tc.op("nn.rmsnorm", args, weight=tc.weight(f"{path}.weight"), eps=float(m.eps))
+
+
+def head_rmsnorm(tc: TraceContext, m: HeadRMSNorm, args: list[Value], path: str) -> Value:
+    return tc.op("nn.rmsnorm", args, weight=tc.weight(f"{path}.weight"), eps=float(m.eps), group=m.head_dim)
+
+
+def encoder(tc: TraceContext, m: SpikeEncoder, args: list[Value], path: str) -> Value:
+    """A free-standing encoder stands for its decoded values."""
+    s = tc.op("spike.encode", args, "spikes", k=float(m.k), vth_min=VTH_MIN, vth_max=VTH_MAX)
+    return tc.op("spike.decode", [s])
+
+
+def linear(tc: TraceContext, m: nn.Linear, args: list[Value], path: str) -> Value:
+    """A projection; with an encoder, its input is spike-coded first. Weight fake-quantization is
+    not traced: the `quantize` pass does it in the IR, where it is visible."""
+    x = args[0]
+    enc = getattr(m, "encoder", None)
+    if enc is not None:
+        x = tc.op("spike.encode", [x], "spikes", k=float(enc.k), vth_min=VTH_MIN, vth_max=VTH_MAX)
+    return tc.op("syn.dense", [x], weight=tc.weight(f"{path}.weight"),
+                 bias=tc.weight(f"{path}.bias") if m.bias is not None else None, out_features=m.out_features)
+
+
+def gla_core(tc: TraceContext, m: GLACore, args: list[Value], path: str) -> Value:
+    return tc.op("seq.gla", args, heads=m.heads, kv_heads=m.kv_heads, head_dim=m.head_dim, scale=float(m.scale))
+
+
+def rotary(tc: TraceContext, m: RotaryEmbedding, args: list[Value], path: str) -> Value:
+    width = args[0].type.shape[-1]
+    return tc.op("seq.rope", args[:1], heads=width // m.head_dim, head_dim=m.head_dim, theta=float(m.theta))
+
+
+def window_core(tc: TraceContext, m: WindowAttentionCore, args: list[Value], path: str) -> Value:
+    return tc.op("seq.window_attention", args, heads=m.heads, kv_heads=m.kv_heads, head_dim=m.head_dim,
+                 scale=float(m.scale), window=m.window)
+
+
+def swiglu(tc: TraceContext, m: SwiGLU, x: Value, path: str) -> Value:
+    sub = TraceContext(tc.builder, tc.root, tc.strip_prefix, tc.add_weight, tc.loc, tc.base)
+    gate = _sub(sub, f"{path}.gate_proj", linear, m.gate_proj, x)
+    up = _sub(sub, f"{path}.up_proj", linear, m.up_proj, x)
+    h = sub.op("nn.mul", [sub.op("nn.silu", [gate]), up])
+    return _sub(sub, f"{path}.down_proj", linear, m.down_proj, h)
+
+
+def _sub(tc: TraceContext, path: str, lower: Lowering, m: nn.Module, x: Value) -> Value:
+    tc.base = tc.names(path)
+    return lower(tc, m, [x], path)
+
+
+def moe(tc: TraceContext, m: MoEFeedForward, args: list[Value], path: str) -> Value:
+    """Every expert as its own projections, weighted by its routing weight (0 when not chosen):
+    the same function as top-k dispatch, and every expert's synapses visible to partition."""
+    x = args[0]
+    logits = _sub(tc, f"{path}.gate", linear, m.gate, x)
+    out = None
+    for e, expert in enumerate(m.experts):
+        tc.base = tc.names(f"{path}.experts.{e}")
+        w = tc.op("nn.route", [logits], "route", experts=len(m.experts), top_k=m.top_k, expert=e)
+        y = tc.op("nn.mul", [swiglu(tc, expert, x, f"{path}.experts.{e}"), w])
+        out = y if out is None else tc.op("nn.add", [out, y])
+    if m.shared_expert is not None:
+        out = tc.op("nn.add", [out, swiglu(tc, m.shared_expert, x, f"{path}.shared_expert")])
+    return out
+
+
+LOWERINGS: dict[type, Lowering] = {
+    nn.Embedding: embedding, RMSNorm: rmsnorm, HeadRMSNorm: head_rmsnorm, SpikeEncoder: encoder,
+    SpikingLinear: linear, nn.Linear: linear, GLACore: gla_core, RotaryEmbedding: rotary,
+    WindowAttentionCore: window_core, MoEFeedForward: moe,
+}
