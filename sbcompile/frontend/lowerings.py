@@ -88,7 +88,14 @@ def moe(tc: TraceContext, m: MoEFeedForward, args: list[Value], path: str) -> Va
     return out
 
 
+def activation(op: str) -> Lowering:
+    def lower(tc: TraceContext, m: nn.Module, args: list[Value], path: str) -> Value:
+        return tc.op(op, args)
+    return lower
+
+
 LOWERINGS: dict[type, Lowering] = {
+    nn.ReLU: activation("nn.relu"), nn.SiLU: activation("nn.silu"), nn.Sigmoid: activation("nn.sigmoid"),
     nn.Embedding: embedding, RMSNorm: rmsnorm, HeadRMSNorm: head_rmsnorm, SpikeEncoder: encoder,
     SpikingLinear: linear, nn.Linear: linear, GLACore: gla_core, RotaryEmbedding: rotary,
     WindowAttentionCore: window_core, MoEFeedForward: moe,

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import torch
 
-from sbcompile.ir import Module, SbirError, tensor
+from sbcompile.ir import Module, SbirError, Type, tensor
 from sbcompile.models import LEAF_MODULES, SpikeOptions, SpikingBrainConfig, build_model
 from sbcompile.models.loading import TensorSource
 
@@ -42,3 +42,14 @@ def trace_spikingbrain(config: SpikingBrainConfig, spikes: SpikeOptions, tensors
     return trace_module(model, name=re.sub(r"[^A-Za-z0-9_.$-]", "_", name), inputs={"input_ids": tensor(["seq"], "i32")},
                         leaves=LEAF_MODULES, lowerings=LOWERINGS, add_weight=add_weight, strip_prefix="model.",
                         concrete_args={"state": None}, attrs=attrs)
+
+
+def trace_torch(model: torch.nn.Module, inputs: dict[str, Type], name: str = "module") -> Module:
+    """Any PyTorch module built from supported pieces (Linear, Embedding, ReLU, SiLU, Sigmoid,
+    RMSNorm, the spike encoder, the attention cores, elementwise arithmetic), with its weights."""
+
+    def add_weight(module: Module, path: str, param: torch.Tensor) -> None:
+        module.weights.add(path, param.detach().float().cpu().numpy())
+
+    return trace_module(model, name=name, inputs=inputs, leaves=tuple(LOWERINGS), lowerings=LOWERINGS,
+                        add_weight=add_weight)

@@ -99,7 +99,9 @@ def infer_config(shapes: dict[str, tuple[int, ...]], source: str) -> SpikingBrai
 def _torch_load(path: Path, trust_pickle: bool) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
+        if "safe_globals" not in str(e):  # a real pickle of some object, not just unreadable bytes
+            raise CheckpointError(f"{path}: cannot read ({str(e).splitlines()[0]})") from None
         if not trust_pickle:
             raise CheckpointError(f"{path}: holds pickled Python objects (a whole module?), which can run code when "
                                   "loaded; save a state dict, safetensors or a .pt2 instead, or pass --trust-pickle "
@@ -201,8 +203,9 @@ def save_hf(model: SpikingBrainForCausalLM, directory: str | Path, shard_bytes: 
 
 
 def save_pt2(model: SpikingBrainForCausalLM, path: str | Path, example_tokens: int = 8) -> None:
-    """torch.export with a symbolic sequence length; the config rides along as an extra file."""
-    seq = torch.export.Dim("seq", min=2, max=1 << 20)
+    """torch.export of the model at an example length (the chunked GLA loop specialises it); the
+    config rides along as an extra file, and the frontend re-traces from config and weights with
+    the sequence length symbolic."""
     ids = torch.zeros(1, example_tokens, dtype=torch.long)
-    ep = torch.export.export(model, (ids,), dynamic_shapes={"input_ids": {1: seq}, "state": None})
+    ep = torch.export.export(model, (ids,))
     torch.export.save(ep, str(path), extra_files={"config.json": json.dumps(model.config.model_dump())})
