@@ -104,8 +104,10 @@ FUNCTIONS: dict[Any, str] = {
 @dataclass
 class Unsupported:
     problems: list[str] = field(default_factory=list)
+    nodes: set[fx.Node] = field(default_factory=set)
 
     def add(self, node: fx.Node, what: str) -> None:
+        self.nodes.add(node)
         loc = source_location(node)
         stack = node.meta.get("nn_module_stack") or {}
         path = str(node.target) if node.op == "call_module" else (next(reversed(stack.values()))[0] if stack else "<top>")
@@ -128,6 +130,9 @@ def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], l
     bad = Unsupported()
     outputs: list[Value] = []
     for node in graph.nodes:
+        if any(a in bad.nodes for a in node.all_input_nodes):
+            bad.nodes.add(node)  # downstream of an unsupported op: report only the cause
+            continue
         ctx = TraceContext(b, model, strip_prefix, add_weight, source_location(node), value_base(node, strip_prefix))
         if node.op == "placeholder":
             if str(node.target).rstrip("_0123456789") in (concrete_args or {}):
@@ -137,7 +142,7 @@ def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], l
                 continue
             env[node] = b.input(str(node.target), inputs[node.target])
         elif node.op == "get_attr":
-            bad.add(node, f"direct use of the attribute '{node.target}'")
+            continue  # a parameter read outside a leaf: the op that uses it is what gets reported
         elif node.op == "call_module":
             sub = model.get_submodule(str(node.target))
             lower = next((fn for cls, fn in lowerings.items() if type(sub) is cls), None)

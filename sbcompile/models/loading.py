@@ -107,8 +107,8 @@ def _torch_load(path: Path, trust_pickle: bool) -> object:
                                   "loaded; save a state dict, safetensors or a .pt2 instead, or pass --trust-pickle "
                                   "if you trust this file") from None
         return torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise CheckpointError(f"{path}: cannot read ({str(e).splitlines()[0]})") from None
+    except Exception as e:  # torch.load raises many kinds (struct.error, EOFError, RuntimeError) on bad bytes
+        raise CheckpointError(f"{path}: cannot read ({type(e).__name__}: {(str(e) or '-').splitlines()[0]})") from None
 
 
 def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
