@@ -1,0 +1,51 @@
+"""spike_encode must equal the project's float64/numpy encoder bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed")
+pytest.importorskip("triton", reason="triton is not installed: no GPU kernels to test")
+
+from targets.cuda.kernels.spike_encode import spike_encode, spike_encode_int8  # noqa: E402
+
+
+def reference(x: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """ir/dialects/spike.py's numerics: float64 mean, float32 V_th, float64 division, rint."""
+    x64 = x.astype(np.float64)
+    vth = np.clip(np.abs(x64).mean(-1, keepdims=True) / k, 1e-5, 1e4).astype(np.float32)
+    return np.rint(x64 / vth.astype(np.float64)).astype(np.int64), vth
+
+
+@pytest.mark.parametrize("shape,k,dtype", [((3, 7, 100), 3.0, torch.float32), ((4, 5000), 2.7, torch.float32),
+                                           ((5, 64), 3.5, torch.float16)])
+def test_counts_and_threshold_exact(device: str, shape: tuple[int, ...], k: float, dtype: torch.dtype) -> None:
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.randn(shape, generator=gen) * torch.rand(shape[:-1] + (1,), generator=gen) * 4).to(dtype)
+    s, vth = spike_encode(x.to(device), k)
+    ref_s, ref_vth = reference(x.float().numpy(), k)
+    assert s.dtype == torch.int32 and vth.dtype == torch.float32 and vth.shape == shape[:-1] + (1,)
+    assert np.array_equal(vth.cpu().numpy(), ref_vth)
+    assert np.array_equal(s.cpu().numpy(), ref_s)
+
+
+def test_ties_round_to_even_and_clamps(device: str) -> None:
+    # mean |row0| = 3 = k, so V_th = 1 and the values are exact ties
+    x = torch.tensor([[0.5, 1.5, 2.5, -3.5, 4.5, -5.5, 2.0, -4.0], [0.0] * 8, [3e6, -3e6] * 4])
+    s, vth = spike_encode(x.to(device), 3.0)
+    assert s[0].tolist() == [0, 2, 2, -4, 4, -6, 2, -4]
+    assert vth.cpu().flatten().tolist() == [1.0, np.float32(1e-5), 1e4]
+    assert s[1].abs().sum() == 0 and s[2].tolist() == [300, -300] * 4
+
+
+def test_int8_saturates_and_counts(device: str) -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(6, 300, generator=gen)
+    x[1, 5], x[1, 9], x[4, 0] = 500.0, -800.0, 1000.0
+    s8, vth, sat = spike_encode_int8(x.to(device), 3.0)
+    ref_s, ref_vth = reference(x.numpy(), 3.0)
+    assert s8.dtype == torch.int8 and np.array_equal(vth.cpu().numpy(), ref_vth)
+    assert np.array_equal(s8.cpu().numpy(), np.clip(ref_s, -127, 127))
+    assert np.array_equal(sat.cpu().numpy(), (np.abs(ref_s) > 127).sum(-1))
+    assert sat[1] == 2 and sat[4] == 1
