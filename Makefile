@@ -33,11 +33,15 @@ $(STAMP): pyproject.toml
 test: setup
 	$(VPY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
+# The main job: compile the tiny trained SpikingBrain for the reference target, generate, show sparsity.
 demo: setup
-	$(VENV)/bin/sbcompile examples/lif_network.sbir --emit ir
+	$(VENV)/bin/sbcompile examples/tiny -t ref -o out/tiny
+	$(VENV)/bin/sbcompile run out/tiny --text 'def main(argv):' --generate 64 --stats
+	@echo "report: out/tiny/report.md   IR: out/tiny/module.sbir"
 
 bench: setup
 	$(VPY) benchmarks/ir_text.py
+	$(VPY) benchmarks/ref_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

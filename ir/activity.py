@@ -2,7 +2,8 @@
 channel emitted, how many channels stayed silent, and the sparsity under bit-serial coding.
 
 Definitions (docs/ref.md): a count s on one channel for one token is |s| spikes under ternary
-coding. `zero_fraction` is the share of (token, channel) counts equal to 0. `sparsity` follows
+coding (`spikes_per_channel`; it averages about k by the threshold's construction) and
+popcount(|s|) spikes under bitwise coding (`bitwise_spikes_per_channel`, the report's 1.13). `zero_fraction` is the share of (token, channel) counts equal to 0. `sparsity` follows
 the SpikingBrain report: counts are sent bitwise over a window of T = max(3, bit length of |s|)
 virtual steps, one spike per set bit; sparsity = 1 - spikes / slots, summed over all counts.
 A channel is silent if it emitted no spike over all tokens seen."""
@@ -67,6 +68,7 @@ class SpikeStats:
             "tokens": self.tokens,
             "channels": self.channels,
             "spikes_per_channel": float(self.abs_sum.sum() / n),
+            "bitwise_spikes_per_channel": self.bit_spikes / n,
             "zero_fraction": self.zeros / n,
             "share_le_7": self.small / n,
             "sparsity": 1.0 - self.bit_spikes / max(self.bit_slots, 1),
@@ -82,6 +84,7 @@ def total(stats: dict[str, SpikeStats]) -> dict:
     n = sum(s.tokens * s.channels for s in stats.values()) or 1
     return {
         "spikes_per_channel": sum(float(s.abs_sum.sum()) for s in stats.values()) / n,
+        "bitwise_spikes_per_channel": sum(s.bit_spikes for s in stats.values()) / n,
         "zero_fraction": sum(s.zeros for s in stats.values()) / n,
         "share_le_7": sum(s.small for s in stats.values()) / n,
         "sparsity": 1.0 - sum(s.bit_spikes for s in stats.values()) / max(sum(s.bit_slots for s in stats.values()), 1),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sbcompile.ir import Module
+from sbcompile.ir import Module, parse, print_module
 from sbcompile.ir.activity import total
 from sbcompile.ir.interpreter import Interpreter
 
@@ -24,6 +24,16 @@ def bits_per_token(logits: np.ndarray, tokens: np.ndarray) -> float:
     return float(-logp[np.arange(len(tokens) - 1), tokens[1:]].mean() / np.log(2))
 
 
+def without_encoders(module: Module) -> Module:
+    """A copy (sharing the weights) in which every projection reads its encoder's input directly."""
+    copy = parse(print_module(module))
+    copy.weights = module.weights
+    for op in [op for op in copy.ops if op.name == "spike.encode"]:
+        copy.replace_uses(op.result, op.operands[0])
+        copy.ops.remove(op)
+    return copy
+
+
 @register_pass
 @dataclass(frozen=True)
 class Evaluate(Pass):
@@ -37,11 +47,12 @@ class Evaluate(Pass):
     text: str = option("", "evaluation text file")
     tokens: int = option(4096, "evaluate on at most this many tokens")
     label: str = option("current", "the row this measurement fills in the quality table")
+    float: bool = option(False, "measure the module with every spike encoder bypassed (the float model)")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "evaluate")
         tokens = read_tokens(module, self.text, self.tokens, "evaluate")
-        interp = Interpreter(module)
+        interp = Interpreter(without_encoders(module) if self.float else module)
         inputs = [op.params.name for op in module.ops if op.name == "io.input"]
         (logits,) = interp(**{inputs[0]: tokens})
         unit = "bits_per_byte" if module.attrs.get("tokenizer") == "bytes" else "bits_per_token"
