@@ -41,7 +41,8 @@ _CONFIGS = {
     "cuda": [config(4, 1, BV=32), config(4, 1, BV=16), config(8, 1, BV=64)],
     "metax": [config(4, 1, BV=32), config(4, 1, BV=16), config(8, 1, BV=64)],
 }
-_TUNED = autotuned(_gla_recurrent_kernel, _CONFIGS, key=["H", "HKV", "K", "V"])
+# tuning runs the kernel several times: an in-place state must be put back after each run
+_TUNED = autotuned(_gla_recurrent_kernel, _CONFIGS, key=["H", "HKV", "K", "V"], restore_value=["ns_ptr"])
 
 
 def gla_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, state: torch.Tensor,

@@ -81,6 +81,7 @@ def _gemm_config(bm: int, bn: int, bk: int, warps: int, stages: int) -> triton.C
 _CONFIGS = {
     "cuda": [_gemm_config(128, 256, 128, 8, 3), _gemm_config(256, 128, 128, 8, 3),
              _gemm_config(128, 128, 128, 8, 4), _gemm_config(128, 256, 64, 8, 4),
+             _gemm_config(128, 256, 128, 8, 4), _gemm_config(256, 128, 128, 8, 4),
              _gemm_config(128, 128, 128, 4, 4), _gemm_config(64, 128, 128, 4, 4)],
     "metax": [_gemm_config(128, 128, 128, 8, 2), _gemm_config(64, 128, 128, 4, 2),
               _gemm_config(128, 64, 128, 4, 2)],
