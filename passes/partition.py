@@ -127,23 +127,31 @@ class Partition(Pass):
                                       "tiles": [tiling.k_out, tiling.k_in], "cores": tiling.tiles}
             next_core += tiling.tiles
         memory = chip.synapse_memory_kib * 1024 * 8
-        lower = max(math.ceil(totals["neurons"] / chip.neurons_per_core), math.ceil(totals["synapse_bits"] / memory),
-                    math.ceil(totals["in_axons"] / chip.max_in_axons), 1 if per_op else 0)
+        bounds = {"neurons per core": math.ceil(totals["neurons"] / chip.neurons_per_core),
+                  "synapse memory per core": math.ceil(totals["synapse_bits"] / memory),
+                  "input axons per core": math.ceil(totals["in_axons"] / chip.max_in_axons)}
+        lower = max(max(bounds.values()), 1 if per_op else 0)
+        binding = max(bounds, key=lambda k: bounds[k])
         chips_used = -(-next_core // chip.cores_per_chip)
         ctx.report.update({
             "system": system.name, "cores_used": next_core, "cores_lower_bound": lower, "chips_used": chips_used,
             "cores_available": system.cores, "partition": per_op, "host_ops": host_ops(module),
         })
         if next_core > system.cores:
-            raise SbirError(f"the model needs {next_core:,} cores; {system.name} has {system.cores:,}"
+            raise SbirError(f"the model needs {next_core:,} cores (bound by {binding}: {totals['synapse_bits'] / 8e9:,.1f} GB "
+                            f"of synapses at {chip.synapse_memory_kib} KiB per core); {system.name} has {system.cores:,}"
                             f"{suggest(next_core, chip.cores_per_chip)}")
         return True
 
 
 def suggest(cores: int, per_chip: int) -> str:
+    """What would fit: Hala Point if the model fits there, else a system of enough chips."""
+    if cores <= 140_544:
+        return "; try --system hala-point"
     chips = -(-cores // per_chip)
-    hint = "; try --system hala-point" if cores <= 140_544 else ""
-    return f" (about {chips:,} chips of {per_chip} cores){hint}"
+    side = math.ceil(math.sqrt(chips))
+    return (f"; it would fit {chips:,} chips of {per_chip} cores: --system-set chips={chips} "
+            f"--system-set chip_mesh=[{side},{-(-chips // side)}]")
 
 
 def host_ops(module: Module) -> list[dict]:

@@ -41,13 +41,15 @@ def hilbert_order(cols: int, rows: int) -> list[tuple[int, int]]:
 
 def grid_positions(system: Any, order: str) -> np.ndarray:
     """(x, y) of every core slot of the system, in slot order, chip by chip. `rows`: chips and
-    cores row-major (the naive order); `hilbert`: chips and the cores inside each chip along
-    Hilbert curves, so that a run of consecutive slots covers a compact area."""
+    cores row-major (the naive order); `hilbert`: chips along a Hilbert curve, so that a run of
+    consecutive chips covers a compact area, and inside each chip column by column (serpentine)
+    from the west edge, where the embedded processors attach."""
     cols, rows = system.chip.mesh
     per_chip = system.chip.cores_per_chip
     cx_n, cy_n = system.chip_mesh
-    if order == "hilbert":
-        chips, local = hilbert_order(cx_n, cy_n), hilbert_order(cols, rows)
+    if order == "hilbert":  # chips along a Hilbert curve; inside a chip, columns from the west edge
+        chips = hilbert_order(cx_n, cy_n)
+        local = [(x, y if x % 2 == 0 else rows - 1 - y) for x in range(cols) for y in range(rows)]
     else:
         chips = [(cx, cy) for cy in range(cy_n) for cx in range(cx_n)]
         local = [(x, y) for y in range(rows) for x in range(cols)]
@@ -141,7 +143,8 @@ class Place(Pass):
         pos[:n] = grid_positions(system, "hilbert")[:n]
         place_hubs(g, pos, hubs_at)
         rng = np.random.default_rng(self.seed)
-        swaps = refine(g, pos, n, rng, self.sweeps, self.window) if n > 1 else 0
+        sweeps = max(self.sweeps, -(-20_000 // max(n, 1)))  # small models: enough attempts to settle
+        swaps = refine(g, pos, n, rng, sweeps, self.window) if n > 1 else 0
         place_hubs(g, pos, hubs_at)
         cols, rows = system.chip.mesh
         chip_of = (pos[:, 1] // rows) * system.chip_mesh[0] + (pos[:, 0] // cols)

@@ -62,7 +62,7 @@ class GLA(OpDef):
         out = np.empty_like(q)
         for t in range(q.shape[1]):
             s = decay[:, t, :, None] * s + k[:, t, :, None] * v[:, t, None, :]
-            out[:, t] = np.einsum("hd,hde->he", q[:, t], s)
+            out[:, t] = (q[:, t, None, :] @ s)[:, 0]
         st["S"] = s
         return [out.transpose(1, 0, 2).reshape(q.shape[1], -1)]
 
@@ -143,10 +143,10 @@ class WindowAttention(OpDef):
         visible = j <= i
         if p.window is not None:
             visible &= j > i - p.window
-        scores = np.einsum("hid,hjd->hij", qh, kh) * np.float32(p.scale)
+        scores = (qh @ kh.transpose(0, 2, 1)) * np.float32(p.scale)
         scores = np.where(visible[None], scores, np.float32(-np.inf))
         scores = scores - scores.max(axis=-1, keepdims=True)
         w = np.exp(scores)
         w = w / w.sum(axis=-1, keepdims=True)
-        out = np.einsum("hij,hjd->hid", w, vh)
+        out = w @ vh
         return [out.transpose(1, 0, 2).reshape(q.shape[0], -1).astype(np.float32)]

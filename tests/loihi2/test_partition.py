@@ -112,7 +112,7 @@ def test_host_ops_are_listed() -> None:
 
 def test_too_big_names_the_limit_and_a_system() -> None:
     m = dense_chain([50, 3000])
-    with pytest.raises(SbirError, match=r"the model needs 30 cores; test has 8 \(about 4 chips of 8 cores\); try --system hala-point"):
+    with pytest.raises(SbirError, match=r"the model needs 30 cores \(bound by neurons per core: .*\); test has 8; try --system hala-point"):
         partition(m, Loihi2System(name="test", chip=chip(cores_per_chip=8)))
 
 
