@@ -42,6 +42,8 @@ demo: setup
 bench: setup
 	$(VPY) benchmarks/ir_text.py
 	$(VPY) benchmarks/ref_speed.py
+	$(VPY) benchmarks/k_sweep.py
+	$(VPY) benchmarks/placement.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
