@@ -51,6 +51,7 @@ def test_chunked_matches_recurrence(device, dtype, t, h, hkv, dk, dv, with_h0) -
     assert rel_err(s, ref_s) < TOL[dtype]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # masked-out A entries only
 def test_strong_gates_stay_finite(device) -> None:
     """Gate logits near -40 (decay e^-2.5 per token) still fit the mid-chunk reference."""
     q, k, v, _, h0 = inputs(1, 64, 2, 1, 16, 16, torch.float32, seed=5)
