@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from .types import Type
 
 
-WEIGHT_FIELDS = ("weight", "bias", "scale", "residual", "sinks")
+WEIGHT_FIELDS = ("weight", "bias", "scale", "residual", "static", "sink_k", "sink_v")
 
 
 class Params(BaseModel):

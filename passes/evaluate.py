@@ -28,7 +28,12 @@ def without_encoders(module: Module) -> Module:
     """A copy (sharing the weights) in which every projection reads its encoder's input directly."""
     copy = parse(print_module(module))
     copy.weights = module.weights
+    users = copy.users()
     for op in [op for op in copy.ops if op.name == "spike.encode"]:
+        for user in users[op.result.name]:
+            if user.name == "spike.decode":  # encode then decode: the value itself
+                copy.replace_uses(user.result, op.operands[0])
+                copy.ops.remove(user)
         copy.replace_uses(op.result, op.operands[0])
         copy.ops.remove(op)
     return copy

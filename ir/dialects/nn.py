@@ -213,3 +213,29 @@ class Route(OpDef):
         top = np.argsort(-probs, axis=-1, kind="stable")[..., : p.top_k]
         chosen = (top == p.expert).any(axis=-1, keepdims=True)
         return [np.where(chosen, probs[..., p.expert:p.expert + 1], np.float32(0)).astype(np.float32)]
+
+
+class FakeQuantParams(Params):
+    bits: int = 8
+    group: int
+
+
+@register
+class FakeQuant(_Unary):
+    """Symmetric per-vector rounding: for each group of channels, scale = amax / qmax (float32),
+    round(x / scale) clamped to [-(qmax + 1), qmax], times scale (the release's int8 SWA K/V)."""
+
+    name = "nn.fake_quant"
+    params = FakeQuantParams
+
+    def result_types(self, p: FakeQuantParams, ts: list[Type]) -> list[Type]:
+        n = last_dim(ts[0])
+        expect(2 <= p.bits <= 16, f"bits must lie in [2, 16], got {p.bits}")
+        expect(p.group > 0 and (not isinstance(n, int) or n % p.group == 0), f"group {p.group} does not divide {n}")
+        return _same_float_tensor(ts)
+
+    def apply(self, p: FakeQuantParams, x: np.ndarray) -> np.ndarray:
+        qmax = np.float32(2 ** (p.bits - 1) - 1)
+        g = x.reshape(*x.shape[:-1], -1, p.group)
+        scale = np.maximum(np.abs(g).max(axis=-1, keepdims=True) / qmax, np.float32(1e-12))
+        return (np.clip(np.rint(g / scale), -qmax - 1, qmax) * scale).reshape(x.shape)

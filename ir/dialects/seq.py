@@ -3,7 +3,8 @@
 gla: per head, S_t = diag(exp(g_t)) S_{t-1} + k_t^T v_t and o_t = (scale q_t) S_t, with g in
 log space (<= 0) per key channel; grouped-query heads share key/value head h // (heads/kv_heads).
 window_attention: causal softmax attention in which query i sees the `window` most recent keys
-including its own (i - window < j <= i); window = none is full causal attention.
+including its own (i - window < j <= i); window = none is full causal attention; learned sink
+keys/values (`sink_k`, `sink_v`), if any, precede them and are always visible.
 rope: rotary position embedding, rotate-half convention, over each head's full width."""
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ class WindowAttentionParams(Params):
     head_dim: int
     scale: float
     window: int | None = None
+    sink_k: str | None = None  # learned keys [sinks, kv_heads * head_dim] every query sees
+    sink_v: str | None = None
 
 
 @register
@@ -119,6 +122,7 @@ class WindowAttention(OpDef):
     def result_types(self, p: WindowAttentionParams, ts: list[Type]) -> list[Type]:
         expect(p.heads % p.kv_heads == 0, f"heads {p.heads} is not a multiple of kv_heads {p.kv_heads}")
         expect(p.window is None or p.window >= 1, f"window must be at least 1, got {p.window}")
+        expect((p.sink_k is None) == (p.sink_v is None), "sink_k and sink_v go together")
         _expect_width(ts[0], p.heads, p.head_dim, "q")
         for t, what in zip(ts[1:], ("k", "v")):
             _expect_width(t, p.kv_heads, p.head_dim, what)
@@ -143,6 +147,11 @@ class WindowAttention(OpDef):
         visible = j <= i
         if p.window is not None:
             visible &= j > i - p.window
+        if p.sink_k is not None:
+            sk, sv = (np.asarray(ctx.weight(w), np.float32) for w in (p.sink_k, p.sink_v))
+            kh = np.concatenate([np.repeat(_heads(sk, p.kv_heads), rep, axis=0), kh], axis=1)
+            vh = np.concatenate([np.repeat(_heads(sv, p.kv_heads), rep, axis=0), vh], axis=1)
+            visible = np.concatenate([np.ones((visible.shape[0], sk.shape[0]), bool), visible], axis=1)
         scores = (qh @ kh.transpose(0, 2, 1)) * np.float32(p.scale)
         scores = np.where(visible[None], scores, np.float32(-np.inf))
         scores = scores - scores.max(axis=-1, keepdims=True)

@@ -4,8 +4,10 @@ encode: V_th = clamp(mean|x| / k, vth_min, vth_max) per token (mean taken in flo
 rounded to float32), s = round(x / V_th) with ties to even (division in float64). Integer counts
 are what the synapses receive; `s * V_th` is the value they stand for.
 
-With a `static` threshold (a weight of shape [groups], from calibration) the per-token reduction
-is replaced by one constant per group of channels, for hardware that cannot reduce across a layer.
+With `group`, each token has one threshold per group of channels (the W8ASpike release spikes the
+SWA query per head). With a `static` threshold (a weight of shape [groups], from calibration) the
+per-token reduction is replaced by one constant per group of channels, for hardware that cannot
+reduce across a layer.
 
 `coding` and `steps` say how counts travel as spike trains over `steps` virtual time steps, and
 so how large a count can get: binary (0..steps, negatives dropped), ternary (-steps..steps),
@@ -32,12 +34,18 @@ class EncodeParams(Params):
     coding: Coding = "count"
     steps: int | None = None
     static: str | None = None
+    group: int | None = None
 
 
 def adaptive_threshold(x: np.ndarray, p: EncodeParams) -> np.ndarray:
-    """Per-token V_th, shape [..., 1], float32."""
-    mean = np.abs(x.astype(np.float64)).mean(axis=-1, keepdims=True)
-    return np.clip(mean / p.k, p.vth_min, p.vth_max).astype(np.float32)
+    """Per-token V_th, shape [..., 1], float32; with `group`, one per token and group of channels,
+    broadcast to [..., channels]."""
+    xd = np.abs(x.astype(np.float64))
+    if p.group is None:
+        return np.clip(xd.mean(axis=-1, keepdims=True) / p.k, p.vth_min, p.vth_max).astype(np.float32)
+    g = xd.reshape(*x.shape[:-1], -1, p.group)
+    vth = np.clip(g.mean(axis=-1, keepdims=True) / p.k, p.vth_min, p.vth_max).astype(np.float32)
+    return np.broadcast_to(vth, g.shape).reshape(x.shape)
 
 
 def count_range(coding: Coding, steps: int | None) -> tuple[int, int] | None:
@@ -68,6 +76,9 @@ class Encode(OpDef):
         expect((p.coding == "count") == (p.steps is None), f"coding '{p.coding}' and steps {p.steps} do not go together "
                "(count coding has no steps; the others need them)")
         expect(p.steps is None or p.steps >= 1, f"steps must be at least 1, got {p.steps}")
+        n = ts[0].shape[-1] if ts[0].shape else 1
+        expect(p.group is None or (p.group > 0 and (not isinstance(n, int) or n % p.group == 0)),
+               f"group {p.group} does not divide the {n} channels")
         return [spikes(ts[0].shape, "i32")]
 
     def evaluate(self, p: EncodeParams, args: list[Any], ctx: EvalContext) -> list[Any]:

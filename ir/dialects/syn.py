@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SbirError
 from ..opdef import EvalContext, OpDef, Params, expect, last_dim, register
 from ..runtime import SpikeArray
 from ..types import Type, tensor
@@ -79,7 +80,7 @@ class Dense(OpDef):
             if p.scale is not None:
                 w = self._dequantized(p, w, ctx)
             if isinstance(x, SpikeArray):
-                if x.scale is not None and x.scale.ndim == 1:  # static thresholds: one per channel
+                if x.scale is not None and (x.scale.ndim == 1 or x.scale.shape[-1] > 1):  # per channel
                     y = (x.counts.astype(np.float32) * x.scale) @ w.T
                 else:
                     y = x.counts.astype(np.float32) @ w.T
@@ -93,6 +94,8 @@ class Dense(OpDef):
 
     @staticmethod
     def _integer_path(p: DenseParams, x: SpikeArray, ctx: EvalContext) -> np.ndarray:
+        if x.scale is not None and x.scale.ndim > 1 and x.scale.shape[-1] > 1:
+            raise SbirError("syn.dense: spikes with per-token thresholds per channel group cannot take the integer path")
         codes = ctx.weight(p.weight)
         if p.residual is not None:
             codes = codes.astype(np.int64) + residual_codes(ctx.weight(p.residual), codes.shape)

@@ -10,7 +10,7 @@ from sbcompile.models.gla import GLACore
 from sbcompile.models.linear import SpikingLinear
 from sbcompile.models.mlp import MoEFeedForward, SwiGLU
 from sbcompile.models.norm import HeadRMSNorm, RMSNorm
-from sbcompile.models.spiking import VTH_MAX, VTH_MIN, SpikeEncoder
+from sbcompile.models.spiking import VTH_MAX, VTH_MIN, SpikeEncoder, VectorQuant
 from sbcompile.models.swa import RotaryEmbedding, WindowAttentionCore
 
 from .trace import Lowering, TraceContext
@@ -30,8 +30,12 @@ def head_rmsnorm(tc: TraceContext, m: HeadRMSNorm, args: list[Value], path: str)
 
 def encoder(tc: TraceContext, m: SpikeEncoder, args: list[Value], path: str) -> Value:
     """A free-standing encoder stands for its decoded values."""
-    s = tc.op("spike.encode", args, "spikes", k=float(m.k), vth_min=VTH_MIN, vth_max=VTH_MAX)
+    s = tc.op("spike.encode", args, "spikes", k=float(m.k), vth_min=VTH_MIN, vth_max=VTH_MAX, group=m.group)
     return tc.op("spike.decode", [s])
+
+
+def vector_quant(tc: TraceContext, m: VectorQuant, args: list[Value], path: str) -> Value:
+    return tc.op("nn.fake_quant", args, bits=m.bits, group=m.group)
 
 
 def linear(tc: TraceContext, m: nn.Linear, args: list[Value], path: str) -> Value:
@@ -55,8 +59,9 @@ def rotary(tc: TraceContext, m: RotaryEmbedding, args: list[Value], path: str) -
 
 
 def window_core(tc: TraceContext, m: WindowAttentionCore, args: list[Value], path: str) -> Value:
+    sinks = {"sink_k": tc.weight(f"{path}.sink_k"), "sink_v": tc.weight(f"{path}.sink_v")} if m.sinks else {}
     return tc.op("seq.window_attention", args, heads=m.heads, kv_heads=m.kv_heads, head_dim=m.head_dim,
-                 scale=float(m.scale), window=m.window)
+                 scale=float(m.scale), window=m.window, **sinks)
 
 
 def swiglu(tc: TraceContext, m: SwiGLU, x: Value, path: str) -> Value:
@@ -96,7 +101,7 @@ def activation(op: str) -> Lowering:
 
 LOWERINGS: dict[type, Lowering] = {
     nn.ReLU: activation("nn.relu"), nn.SiLU: activation("nn.silu"), nn.Sigmoid: activation("nn.sigmoid"),
-    nn.Embedding: embedding, RMSNorm: rmsnorm, HeadRMSNorm: head_rmsnorm, SpikeEncoder: encoder,
+    nn.Embedding: embedding, RMSNorm: rmsnorm, HeadRMSNorm: head_rmsnorm, SpikeEncoder: encoder, VectorQuant: vector_quant,
     SpikingLinear: linear, nn.Linear: linear, GLACore: gla_core, RotaryEmbedding: rotary,
     WindowAttentionCore: window_core, MoEFeedForward: moe,
 }

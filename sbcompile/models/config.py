@@ -52,6 +52,8 @@ class SpikeOptions(BaseModel):
     enabled: bool = True
     k: float = 3.0
     spike_down_proj: bool = False  # the release leaves down_proj unspiked; the paper spikes all projections
+    swa_query: bool = True  # the release spikes the post-RoPE SWA query per head (128 channels)
+    kv_bits: int | None = 8  # the release rounds SWA keys and values to int8 per vector (None: off)
     weight_bits: int | None = None  # fake-quantize weights to this many bits in PyTorch (None: float)
     group: int = 128
     clamp: bool = True  # clamp out-of-range weight codes (the release does not)

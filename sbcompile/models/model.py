@@ -19,7 +19,7 @@ from .gla import GatedLinearAttention, GLACore
 from .linear import SpikingLinear
 from .mlp import LinearFactory, MoEFeedForward, SwiGLU
 from .norm import HeadRMSNorm, RMSNorm
-from .spiking import SpikeEncoder
+from .spiking import SpikeEncoder, VectorQuant
 from .swa import RotaryEmbedding, SlidingWindowAttention, WindowAttentionCore
 
 
@@ -42,7 +42,7 @@ class HybridAttention(nn.Module):
         self.q_proj, self.k_proj, self.v_proj = linear(h, h, True), linear(h, kv, True), linear(h, kv, True)
         self.la_q_proj, self.la_k_proj, self.la_v_proj = linear(h, h, True), linear(h, kv, True), linear(h, kv, True)
         self.rotary = RotaryEmbedding(d, cfg.rope_theta)
-        self.core = WindowAttentionCore(cfg.num_attention_heads, cfg.num_key_value_heads, d, window)
+        self.core = WindowAttentionCore(cfg.num_attention_heads, cfg.num_key_value_heads, d, window, cfg.num_sink_tokens)
         self.la_core = GLACore(cfg.num_attention_heads, cfg.num_key_value_heads, d)
         self.la_norm = HeadRMSNorm(d, cfg.norm_eps)
         self.sa_norm = HeadRMSNorm(d, cfg.norm_eps)
@@ -73,8 +73,12 @@ class HybridBlock(nn.Module):
         self.attn_norm = RMSNorm(h, cfg.norm_eps)
         if cfg.model_type == "gla_swa":
             if index in cfg.swa_layers():
-                self.attn = SlidingWindowAttention(h, cfg.num_attention_heads, cfg.num_key_value_heads,
-                                                   window=cfg.sliding_window, theta=cfg.rope_theta, linear=linear)
+                w8 = spikes.enabled
+                self.attn = SlidingWindowAttention(
+                    h, cfg.num_attention_heads, cfg.num_key_value_heads, window=cfg.sliding_window,
+                    theta=cfg.rope_theta, linear=linear,
+                    query_spikes=SpikeEncoder(spikes.k, cfg.head_dim) if w8 and spikes.swa_query else None,
+                    kv_quant=VectorQuant(spikes.kv_bits, cfg.head_dim) if w8 and spikes.kv_bits else None)
             else:
                 self.attn = GatedLinearAttention(h, cfg.num_attention_heads, cfg.num_key_value_heads,
                                                  gate_rank=cfg.gate_low_rank_dim, normalizer=cfg.gate_logit_normalizer,
@@ -126,8 +130,8 @@ class SpikingBrainForCausalLM(nn.Module):
         return self.lm_head(self.model(input_ids, state)), state
 
 
-LEAF_MODULES: tuple[type, ...] = (nn.Embedding, RMSNorm, HeadRMSNorm, SpikeEncoder, SpikingLinear, nn.Linear,
-                                  GLACore, RotaryEmbedding, WindowAttentionCore, MoEFeedForward)
+LEAF_MODULES: tuple[type, ...] = (nn.Embedding, RMSNorm, HeadRMSNorm, SpikeEncoder, VectorQuant, SpikingLinear,
+                                  nn.Linear, GLACore, RotaryEmbedding, WindowAttentionCore, MoEFeedForward)
 
 
 def build_model(cfg: SpikingBrainConfig, spikes: SpikeOptions | None = None, device: str = "cpu") -> SpikingBrainForCausalLM:

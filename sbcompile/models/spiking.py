@@ -13,25 +13,33 @@ from torch import nn
 VTH_MIN, VTH_MAX = 1e-5, 1e4
 
 
-def spike_counts(x: torch.Tensor, k: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(integer counts as int32, per-token V_th [..., 1] as float32)."""
-    vth = (x.double().abs().mean(-1, keepdim=True) / k).clamp(VTH_MIN, VTH_MAX).float()
-    counts = torch.round(x.double() / vth.double()).to(torch.int32)
+def spike_counts(x: torch.Tensor, k: float, group: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(integer counts as int32, V_th as float32): one threshold per token, shape [..., 1], or with
+    `group` one per token and group of channels (per head), broadcast to [..., channels]."""
+    xd = x.double()
+    if group is None:
+        vth = (xd.abs().mean(-1, keepdim=True) / k).clamp(VTH_MIN, VTH_MAX).float()
+    else:
+        g = xd.reshape(*x.shape[:-1], -1, group)
+        vth = (g.abs().mean(-1, keepdim=True) / k).clamp(VTH_MIN, VTH_MAX).float().expand(g.shape).reshape(x.shape)
+    counts = torch.round(xd / vth.double()).to(torch.int32)
     return counts, vth
 
 
 class SpikeEncoder(nn.Module):
-    """Activations -> spike counts -> the values they stand for. A drop-in for the identity."""
+    """Activations -> spike counts -> the values they stand for. A drop-in for the identity.
+    `group`: one threshold per group of channels (the release spikes the SWA query per head)."""
 
-    def __init__(self, k: float = 3.0) -> None:
+    def __init__(self, k: float = 3.0, group: int | None = None) -> None:
         super().__init__()
         self.k = k
+        self.group = group
 
     def counts(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return spike_counts(x, self.k)
+        return spike_counts(x, self.k, self.group)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s, vth = spike_counts(x, self.k)
+        s, vth = spike_counts(x, self.k, self.group)
         y = (s.float() * vth).to(x.dtype)
         if self.training:  # straight-through: round() has no gradient of its own
             return x + (y - x).detach()
@@ -53,3 +61,19 @@ def fake_quant_weight(w: torch.Tensor, bits: int = 8, group: int = 128, clamp: b
     if clamp:
         codes = codes.clamp(-qmax, qmax)
     return (codes * scale).reshape(out, -1)[:, :n_in].to(w.dtype)
+
+
+class VectorQuant(nn.Module):
+    """Symmetric per-vector fake quantization (the release's int8 K/V in SWA): for each group of
+    `group` channels, scale = amax / qmax in float32, code = round(x / scale) clamped to
+    [-(qmax + 1), qmax], value = code * scale."""
+
+    def __init__(self, bits: int = 8, group: int = 128) -> None:
+        super().__init__()
+        self.bits, self.group = bits, group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        qmax = 2 ** (self.bits - 1) - 1
+        g = x.float().reshape(*x.shape[:-1], -1, self.group)
+        scale = (g.abs().amax(-1, keepdim=True) / qmax).clamp_min(1e-12)
+        return (torch.round(g / scale).clamp(-qmax - 1, qmax) * scale).reshape(x.shape).to(x.dtype)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .gla import _merge, _split
+from .spiking import SpikeEncoder, VectorQuant
 
 
 class RotaryEmbedding(nn.Module):
@@ -33,12 +34,18 @@ class RotaryEmbedding(nn.Module):
 
 
 class WindowAttentionCore(nn.Module):
-    """Causal softmax attention, GQA inside; `window` None means full attention."""
+    """Causal softmax attention, GQA inside; `window` None means full attention. `sinks` learned
+    key/value pairs (the 76B's sink tokens, as we model them) precede the sequence and every
+    query sees them, whatever the window."""
 
-    def __init__(self, heads: int, kv_heads: int, head_dim: int, window: int | None) -> None:
+    def __init__(self, heads: int, kv_heads: int, head_dim: int, window: int | None, sinks: int = 0) -> None:
         super().__init__()
         self.heads, self.kv_heads, self.head_dim, self.window = heads, kv_heads, head_dim, window
         self.scale = head_dim ** -0.5
+        self.sinks = sinks
+        if sinks:
+            self.sink_k = nn.Parameter(torch.randn(sinks, kv_heads * head_dim) * 0.02)
+            self.sink_v = nn.Parameter(torch.randn(sinks, kv_heads * head_dim) * 0.02)
 
     def forward_with_state(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                            cache: dict | None) -> torch.Tensor:
@@ -57,6 +64,12 @@ class WindowAttentionCore(nn.Module):
         visible = j <= i
         if self.window is not None:
             visible = visible & (j > i - self.window)
+        if self.sinks:
+            kh = torch.cat([_split(self.sink_k, self.kv_heads).float().repeat_interleave(rep, dim=-3).expand(
+                *kh.shape[:-2], -1, -1), kh], dim=-2)
+            vh = torch.cat([_split(self.sink_v, self.kv_heads).float().repeat_interleave(rep, dim=-3).expand(
+                *vh.shape[:-2], -1, -1), vh], dim=-2)
+            visible = torch.cat([visible.new_ones(visible.shape[0], self.sinks), visible], dim=-1)
         scores = (qh @ kh.transpose(-1, -2)) * self.scale
         scores = scores.masked_fill(~visible, float("-inf"))
         return _merge(torch.softmax(scores, dim=-1) @ vh).to(q.dtype)
@@ -66,10 +79,12 @@ class WindowAttentionCore(nn.Module):
 
 
 class SlidingWindowAttention(nn.Module):
-    """q, k, v projections with bias, RoPE on q and k, windowed attention, o without bias."""
+    """q, k, v projections with bias, RoPE on q and k, windowed attention, o without bias. As the
+    W8ASpike release does (when given): the post-RoPE query spike-coded per head (`query_spikes`)
+    and keys and values rounded per vector (`kv_quant`)."""
 
     def __init__(self, hidden: int, heads: int, kv_heads: int, *, window: int | None, theta: float,
-                 linear: object) -> None:
+                 linear: object, query_spikes: SpikeEncoder | None = None, kv_quant: VectorQuant | None = None) -> None:
         super().__init__()
         d = hidden // heads
         self.q_proj = linear(hidden, hidden, True)
@@ -78,13 +93,20 @@ class SlidingWindowAttention(nn.Module):
         self.o_proj = linear(hidden, hidden, False)
         self.rotary = RotaryEmbedding(d, theta)
         self.core = WindowAttentionCore(heads, kv_heads, d, window)
+        self.query_spikes = query_spikes
+        self.kv_quant = kv_quant
 
     def forward(self, x: torch.Tensor, state: dict | None = None) -> torch.Tensor:
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        pos = 0 if state is None else state.get("pos", 0)
+        q, k = (self.rotary(q), self.rotary(k)) if state is None else (self.rotary(q, pos), self.rotary(k, pos))
+        if self.query_spikes is not None:
+            q = self.query_spikes(q)
+        if self.kv_quant is not None:
+            k, v = self.kv_quant(k), self.kv_quant(v)
         if state is None:
-            o = self.core(self.rotary(q), self.rotary(k), v)
+            o = self.core(q, k, v)
         else:
-            pos = state.get("pos", 0)
-            o = self.core.forward_with_state(self.rotary(q, pos), self.rotary(k, pos), v, state)
+            o = self.core.forward_with_state(q, k, v, state)
             state["pos"] = pos + x.shape[-2]
         return self.o_proj(o)

@@ -1,6 +1,6 @@
 """The interpreter against the PyTorch model it was traced from: float logits within 1e-4
-relative error, and in spiking mode every encoder's counts equal to the PyTorch encoder's on
-the same input, exactly (ties round to even in both)."""
+relative error, and in spiking mode every encoder's counts and thresholds equal to the PyTorch
+encoder's on the same input, exactly (ties round to even in both)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ def compare(model: torch.nn.Module, module, tokens: np.ndarray, spiking: bool) -
     seen: list = []
     interp = Interpreter(module, observer=lambda op, args, outs: seen.append((op, args, outs)) if op.name == "spike.encode" else None)
     (got,) = interp(input_ids=tokens)
-    assert rel_error(got, want) < (1e-4 if not spiking else 1e-2)
+    # Float: 1e-4. Spiking: a float32 rounding difference upstream may move a count by one at a
+    # rounding tie, which the rest of the network carries; the exact check is per encoder below.
+    assert rel_error(got, want) < (1e-4 if not spiking else 5e-2)
     for op, args, outs in seen:
-        counts, vth = spike_counts(torch.from_numpy(args[0]), op.params.k)
+        counts, vth = spike_counts(torch.from_numpy(args[0]), op.params.k, op.params.group)
         np.testing.assert_array_equal(outs[0].counts, counts.numpy())
         np.testing.assert_array_equal(outs[0].scale, vth.numpy())
     assert (len(seen) > 0) == spiking
