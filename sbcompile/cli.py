@@ -40,8 +40,10 @@ def compile_parser() -> argparse.ArgumentParser:
     ap.add_argument("-t", "--target", default="ref", help="target to compile for (default: ref; see --list-targets)")
     ap.add_argument("-o", "--output", type=Path, help="output directory (written atomically)")
     ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
-    ap.add_argument("--emit", choices=["ir", "artifact"], help="what to write: the IR (stdout without -o) or the "
-                    "target's artifact (the default with -o)")
+    ap.add_argument("--emit", choices=["ir", "artifact", "nir"], help="what to write: the IR (stdout without -o), the "
+                    "target's artifact (the default with -o), or NIR (OUT/module.nir, or -o FILE.nir)")
+    ap.add_argument("--dt", type=float, metavar="SECONDS", help="time step that discretises continuous-time "
+                    "neurons (NIR inputs; default: the graph's metadata dt, else 1e-4)")
     fe = ap.add_argument_group("models")
     fe.add_argument("--spiking", action=argparse.BooleanOptionalAction, default=True,
                     help="spike-code activations as the W8ASpike release does (default), or trace the float model")
@@ -149,14 +151,18 @@ def compile_main(args: argparse.Namespace) -> int:
     passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
     passes += parse_pipeline(target.legalize)
     emit = args.emit or ("artifact" if args.output else "ir")
-    if emit == "artifact" and not args.output:
-        raise SbirError("--emit artifact needs an output directory (-o OUT)")
+    if emit in ("artifact", "nir") and not args.output:
+        raise SbirError(f"--emit {emit} needs an output (-o OUT{' or -o FILE.nir' if emit == 'nir' else ''})")
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if args.k <= 0:
         raise SbirError(f"--k must be positive, got {args.k}")
     module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
+    if args.dt is not None:
+        from sbcompile.frontend.nir_import import set_dt
+
+        set_dt(module, args.dt)
     timings["frontend"] = time.perf_counter() - t0
     if not args.no_verify:
         verify(module)
@@ -179,10 +185,20 @@ def compile_main(args: argparse.Namespace) -> int:
         sys.stdout.write(print_module(module))
         return 0
     t1 = time.perf_counter()
+    if emit == "nir":
+        from sbcompile.frontend.nir_export import to_nir, write_nir
+
+        to_nir(module)  # fails before anything is written if NIR cannot express the module
+        if args.output.suffix == ".nir":
+            write_nir(module, args.output)
+            print(f"sbcompile: wrote {args.output}", file=sys.stderr)
+            return 0
     with atomic_directory(args.output) as out:
         write_module(module, out)
         if emit == "artifact":
             target.emit(module, out)
+        elif emit == "nir":
+            write_nir(module, out / "module.nir")
         timings["emit"] = time.perf_counter() - t1
         write_report(build_report(module, target.name, format_pipeline(passes), timings, ctx.report), out)
     print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)

@@ -6,13 +6,13 @@ lif, per step t: v = (1 - leak) * v + gain * I[t] + bias; spike where v >= v_th;
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..opdef import EvalContext, OpDef, Params, expect, expect_kind, register
 from ..runtime import SpikeArray
-from ..types import Type, is_float, spikes
+from ..types import Type, is_float, spikes, tensor
 
 
 class LIFParams(Params):
@@ -52,3 +52,230 @@ class LIF(OpDef):
             v = np.where(fired, v - np.float32(p.v_th) if p.reset == "subtract" else np.float32(p.v_reset), v)
         st["v"] = v
         return [SpikeArray(out)]
+
+
+# ---- continuous-time neurons (NIR's neuron models) ----
+#
+# NIR defines its neurons as ODEs; these ops keep NIR's own parameters (per-neuron arrays in the
+# weight store, named by the op's parameters, broadcast against the per-step shape) and state the
+# time step `dt` (seconds) they are discretised with, which is also the module's `dt` attribute.
+# Discretisation, per step t, in float32 (forward Euler, as snnTorch, Norse and Lava-dl's NIR
+# importers do):
+#   integrate   v <- v + dt * r * I[t]                                   (neuron.if, neuron.integrator)
+#   leak        v <- v + (dt / tau) * ((v_leak - v) + r * I[t])          (neuron.lif_ct, neuron.li)
+#   synapse     i <- i + (dt / tau_syn) * (w_in * S[t] - i), then the leak step with I = the new i
+#                                                                         (neuron.cuba_lif, neuron.cuba_li)
+#   fire        z[t] = v > v_threshold (strictly, as NIR's Heaviside), then v <- v_reset where z
+# Spiking ops return unit spikes (i8); neuron.li, neuron.cuba_li and neuron.integrator return the
+# voltage v (f32). Inputs may be tensors or spikes (spikes count as their decoded value).
+
+
+def _as_float(x: Any) -> np.ndarray:
+    return (x.decode() if isinstance(x, SpikeArray) else np.asarray(x)).astype(np.float32)
+
+
+def _per_neuron(ctx: EvalContext, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(np.asarray(ctx.weight(name), np.float32), shape)
+
+
+class _ContinuousNeuron(OpDef):
+    """Shared type rule and stepping of the continuous-time neurons."""
+
+    operands = ("current",)
+    stateful = True
+    arrays: ClassVar[tuple[str, ...]] = ()  # parameter fields naming per-neuron arrays
+    spiking: ClassVar[bool] = True
+
+    @classmethod
+    def weight_fields(cls) -> tuple[str, ...]:
+        return cls.arrays
+
+    def result_types(self, p: Any, ts: list[Type]) -> list[Type]:
+        expect(ts[0].kind in ("tensor", "spikes"), f"current must be a tensor or spikes, got {ts[0]}")
+        expect(ts[0].kind == "spikes" or is_float(ts[0].dtype), f"current must be floating point, got {ts[0]}")
+        expect(ts[0].rank >= 1, f"current needs a leading time dim, got {ts[0]}")
+        expect(p.dt > 0, f"dt must be positive, got {p.dt}")
+        return [spikes(ts[0].shape, "i8") if self.spiking else tensor(ts[0].shape, "f32")]
+
+    def evaluate(self, p: Any, args: list[Any], ctx: EvalContext) -> list[Any]:
+        x = _as_float(args[0])
+        step_shape = x.shape[1:]
+        w = {f: _per_neuron(ctx, getattr(p, f), step_shape) for f in self.arrays}
+        st = ctx.state()
+        for key in self.state_keys:
+            st.setdefault(key, np.zeros(step_shape, np.float32))
+        out = np.zeros(x.shape, np.int8 if self.spiking else np.float32)
+        dt = np.float32(p.dt)
+        for t in range(x.shape[0]):
+            out[t] = self.step(st, w, x[t], dt)
+        return [SpikeArray(out) if self.spiking else out]
+
+    state_keys: ClassVar[tuple[str, ...]] = ("v",)
+
+    def step(self, st: dict, w: dict, i: np.ndarray, dt: np.float32) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def fire(st: dict, w: dict) -> np.ndarray:
+        z = st["v"] > w["v_threshold"]
+        st["v"] = np.where(z, w["v_reset"], st["v"]).astype(np.float32)
+        return z
+
+
+class IFParams(Params):
+    r: str
+    v_threshold: str
+    v_reset: str
+    dt: float
+
+
+@register
+class IF(_ContinuousNeuron):
+    """Integrate-and-fire (NIR IF): v' = r I; spike where v > v_threshold, then v = v_reset."""
+
+    name = "neuron.if"
+    params = IFParams
+    arrays = ("r", "v_threshold", "v_reset")
+
+    def step(self, st: dict, w: dict, i: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["v"] = st["v"] + dt * w["r"] * i
+        return self.fire(st, w)
+
+
+class LIFCTParams(Params):
+    tau: str
+    r: str
+    v_leak: str
+    v_threshold: str
+    v_reset: str
+    dt: float
+
+
+@register
+class LIFContinuous(_ContinuousNeuron):
+    """Leaky integrate-and-fire in continuous time (NIR LIF): tau v' = (v_leak - v) + r I."""
+
+    name = "neuron.lif_ct"
+    params = LIFCTParams
+    arrays = ("tau", "r", "v_leak", "v_threshold", "v_reset")
+
+    def step(self, st: dict, w: dict, i: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["v"] = st["v"] + (dt / w["tau"]) * ((w["v_leak"] - st["v"]) + w["r"] * i)
+        return self.fire(st, w)
+
+
+class CubaLIFParams(Params):
+    tau_syn: str
+    tau_mem: str
+    r: str
+    v_leak: str
+    v_threshold: str
+    v_reset: str
+    w_in: str
+    dt: float
+
+
+@register
+class CubaLIF(_ContinuousNeuron):
+    """Current-based LIF (NIR CubaLIF): tau_syn i' = w_in S - i, tau_mem v' = (v_leak - v) + r i."""
+
+    name = "neuron.cuba_lif"
+    params = CubaLIFParams
+    arrays = ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
+    state_keys = ("i", "v")
+
+    def step(self, st: dict, w: dict, s: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["i"] = st["i"] + (dt / w["tau_syn"]) * (w["w_in"] * s - st["i"])
+        st["v"] = st["v"] + (dt / w["tau_mem"]) * ((w["v_leak"] - st["v"]) + w["r"] * st["i"])
+        return self.fire(st, w)
+
+
+class CubaLIParams(Params):
+    tau_syn: str
+    tau_mem: str
+    r: str
+    v_leak: str
+    w_in: str
+    dt: float
+
+
+@register
+class CubaLI(_ContinuousNeuron):
+    """Current-based leaky integrator (NIR CubaLI): as neuron.cuba_lif without firing; returns v."""
+
+    name = "neuron.cuba_li"
+    params = CubaLIParams
+    arrays = ("tau_syn", "tau_mem", "r", "v_leak", "w_in")
+    state_keys = ("i", "v")
+    spiking = False
+
+    def step(self, st: dict, w: dict, s: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["i"] = st["i"] + (dt / w["tau_syn"]) * (w["w_in"] * s - st["i"])
+        st["v"] = st["v"] + (dt / w["tau_mem"]) * ((w["v_leak"] - st["v"]) + w["r"] * st["i"])
+        return st["v"]
+
+
+class LIParams(Params):
+    tau: str
+    r: str
+    v_leak: str
+    dt: float
+
+
+@register
+class LI(_ContinuousNeuron):
+    """Leaky integrator (NIR LI): tau v' = (v_leak - v) + r I; returns v."""
+
+    name = "neuron.li"
+    params = LIParams
+    arrays = ("tau", "r", "v_leak")
+    spiking = False
+
+    def step(self, st: dict, w: dict, i: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["v"] = st["v"] + (dt / w["tau"]) * ((w["v_leak"] - st["v"]) + w["r"] * i)
+        return st["v"]
+
+
+class IntegratorParams(Params):
+    r: str
+    dt: float
+
+
+@register
+class Integrator(_ContinuousNeuron):
+    """Integrator (NIR I): v' = r I; returns v."""
+
+    name = "neuron.integrator"
+    params = IntegratorParams
+    arrays = ("r",)
+    spiking = False
+
+    def step(self, st: dict, w: dict, i: np.ndarray, dt: np.float32) -> np.ndarray:
+        st["v"] = st["v"] + dt * w["r"] * i
+        return st["v"]
+
+
+class ThresholdParams(Params):
+    threshold: str
+
+
+@register
+class Threshold(OpDef):
+    """Heaviside (NIR Threshold): a unit spike where x > threshold, per step; no state."""
+
+    name = "neuron.threshold"
+    params = ThresholdParams
+    operands = ("x",)
+
+    @classmethod
+    def weight_fields(cls) -> tuple[str, ...]:
+        return ("threshold",)
+
+    def result_types(self, p: ThresholdParams, ts: list[Type]) -> list[Type]:
+        expect(ts[0].kind in ("tensor", "spikes"), f"x must be a tensor or spikes, got {ts[0]}")
+        expect(ts[0].rank >= 1, f"x needs a leading time dim, got {ts[0]}")
+        return [spikes(ts[0].shape, "i8")]
+
+    def evaluate(self, p: ThresholdParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        x = _as_float(args[0])
+        return [SpikeArray((x > _per_neuron(ctx, p.threshold, x.shape[1:])).astype(np.int8))]

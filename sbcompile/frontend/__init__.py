@@ -38,6 +38,10 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
         if not path.exists():
             raise SbirError(f"{source}: no such file")
         return load_sbir(path)
+    if path.suffix == ".nir":
+        from .nir_import import load_nir
+
+        return load_nir(path, getattr(options, "dt", None))
     from sbcompile.models import PRESETS, SpikeOptions
 
     spikes = SpikeOptions(enabled=options.spiking, k=options.k)

@@ -1,0 +1,180 @@
+"""sbir -> NIR, where NIR can express the module: the inverse of nir_import. Node names are the
+ops' `nir.node` annotations (else the value names); weight-store arrays are written unchanged;
+`nn.add` and the decoding of unit spikes before it become NIR fan-in (several edges into one
+node); the module's `dt` goes into the graph metadata. The discrete `neuron.lif` is written as
+NIR's LIF (or IF where leak = 0) through the module's `dt`: leak = dt / tau, gain = leak r (dt r
+for IF), bias = leak v_leak; it fires on v >= v_th where NIR fires on v > v_threshold.
+
+Ops NIR has no node for (attention, adaptive-threshold spike encoding, gating, norms, ...) are all
+listed, with the reason, in one error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbcompile.ir import Module, SbirError, Value
+
+from .nir_import import NEURONS
+
+NEURON_KIND = {op: kind for kind, (op, _) in NEURONS.items()}
+
+WHY_NOT = {
+    "seq.gla": "gated linear attention (input-dependent decay) has no NIR node",
+    "seq.window_attention": "attention (softmax over a dynamic matmul) has no NIR node",
+    "seq.rope": "rotary embedding has no NIR node",
+    "spike.encode": "adaptive thresholds (V_th = mean|x| / k per token) have no NIR node",
+    "nn.mul": "NIR cannot multiply two signals",
+    "nn.route": "mixture-of-experts routing has no NIR node",
+    "nn.embed": "embedding lookup has no NIR node",
+    "nn.rmsnorm": "normalisation has no NIR node",
+    "io.param": "a weight as a value has no NIR node",
+}
+
+
+def _arr(v: Any) -> Any:
+    """An sbir geometry parameter as NIR holds it: ints stay ints, tuples become arrays."""
+    return np.array(v) if isinstance(v, tuple) else v
+
+
+def to_nir(module: Module) -> Any:
+    """The module as a `nir.NIRGraph`; SbirError naming every op NIR cannot express."""
+    import nir
+
+    w = module.weights
+    dt = module.attrs.get("dt")
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    sources: dict[str, list[str]] = {}  # value name -> NIR nodes whose outputs sum to it
+    unit_spikes: set[str] = set()  # values that are unit spikes of a neuron (decoding is the identity)
+    problems: list[str] = []
+    taken: set[str] = set()
+
+    def node_name(op: Any) -> str:
+        base = str(op.attrs.get("nir.node", op.results[0].name))
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        return name
+
+    def step_shape(v: Value) -> tuple:
+        return tuple(v.type.shape[1:])
+
+    spiking = set(NEURON_KIND) | {"neuron.lif", "neuron.threshold"}
+    for op in module.ops:  # first every reason, before any weight is read (weights may be fake)
+        why = _why_not(op, dt, unit_spikes)
+        if why is not None:
+            problems.append(f"%{op.results[0].name} ({op.name}: {why})")
+        elif op.name in spiking:
+            unit_spikes.add(op.results[0].name)
+    if problems:
+        raise SbirError(f"module @{module.name}: NIR cannot express {len(problems)} op(s): " + "; ".join(problems))
+    for op in module.ops:
+        res = op.results[0].name
+        p = op.params
+        srcs = [s for v in op.operands for s in sources.get(v.name, [])]
+        if op.name in ("nn.add", "spike.decode"):
+            sources[res] = srcs
+            continue
+        node = None
+        if op.name == "io.input":
+            name = str(p.name)
+            taken.add(name)
+            nodes[name] = nir.Input(input_type={"input": np.array(step_shape(op.results[0]))})
+            sources[res] = [name]
+            continue
+        if op.name == "syn.dense":
+            if p.bias is None:
+                node = nir.Linear(weight=w.get(p.weight))
+            else:
+                node = nir.Affine(weight=w.get(p.weight), bias=w.get(p.bias))
+        elif op.name in ("syn.conv1d", "syn.conv2d"):
+            cls = nir.Conv1d if op.name == "syn.conv1d" else nir.Conv2d
+            bias = w.get(p.bias) if p.bias is not None else np.zeros(p.out_channels, np.float32)
+            node = cls(input_shape=_arr(p.input_shape), weight=w.get(p.weight), stride=_arr(p.stride),
+                       padding=_arr(p.padding), dilation=_arr(p.dilation), groups=p.groups, bias=bias)
+        elif op.name == "nn.flatten":
+            node = nir.Flatten(input_type={"input": np.array(step_shape(op.operands[0]))},
+                               start_dim=p.start_dim, end_dim=p.end_dim)
+        elif op.name in ("nn.sum_pool2d", "nn.avg_pool2d"):
+            cls = nir.SumPool2d if op.name == "nn.sum_pool2d" else nir.AvgPool2d
+            stride = p.kernel_size if p.stride is None else p.stride
+            node = cls(kernel_size=_arr(p.kernel_size), stride=_arr(stride), padding=_arr(p.padding))
+        elif op.name == "nn.scale_by":
+            node = nir.Scale(scale=w.get(p.weight))
+        elif op.name == "nn.scale":
+            node = nir.Scale(scale=np.full(step_shape(op.results[0]), p.factor, np.float32))
+        elif op.name == "neuron.threshold":
+            node = nir.Threshold(threshold=w.get(p.threshold))
+        elif op.name == "syn.delay":
+            node = nir.Delay(delay=w.get(p.delay))
+        elif op.name in NEURON_KIND:
+            kind = NEURON_KIND[op.name]
+            fields = NEURONS[kind][1]
+            node = getattr(nir, kind)(**{f: w.get(getattr(p, f)) for f in fields})
+        elif op.name == "neuron.lif":
+            node = _discrete_lif(p, step_shape(op.results[0]), dt)
+        name = node_name(op)
+        nodes[name] = node
+        edges.extend((s, name) for s in srcs)
+        sources[res] = [name]
+    names = module.attrs.get("nir.outputs")
+    if not (isinstance(names, tuple) and len(names) == len(module.outputs)):
+        names = tuple("output" if i == 0 else f"output_{i}" for i in range(len(module.outputs)))
+    for name, v in zip(names, module.outputs):
+        name = str(name)
+        nodes[name] = nir.Output(output_type={"output": np.array(step_shape(v))})
+        edges.extend((s, name) for s in sources[v.name])
+    metadata = {"dt": float(dt)} if isinstance(dt, (int, float)) else {}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+EXPRESSIBLE = {"io.input", "nn.add", "syn.dense", "syn.conv1d", "syn.conv2d", "syn.delay", "nn.flatten",
+               "nn.sum_pool2d", "nn.avg_pool2d", "nn.scale_by", "nn.scale", "neuron.threshold", "neuron.lif",
+               *NEURON_KIND}
+
+
+def _why_not(op: Any, dt: Any, unit_spikes: set[str]) -> str | None:
+    """Why NIR cannot express this op, or None if it can."""
+    p = op.params
+    if any(not isinstance(d, int) for d in op.results[0].type.shape[1:]):
+        return f"symbolic shape {op.results[0].type} (NIR shapes are concrete)"
+    if op.name == "spike.decode":
+        return None if op.operands[0].name in unit_spikes else "scaled spike counts have no NIR node"
+    if op.name == "syn.dense" and p.scale is not None:
+        return "quantized weights (integer codes with scales) have no NIR node"
+    if op.name == "neuron.lif":
+        if p.reset == "subtract":
+            return "reset by subtraction has no NIR form (NIR resets to v_reset)"
+        if not isinstance(dt, (int, float)) or dt <= 0:
+            return "a discrete-time LIF needs the module attribute dt to become NIR's continuous-time LIF"
+        if p.leak == 0 and p.bias != 0:
+            return "an integrate-and-fire neuron with a bias has no NIR form"
+    if op.name in EXPRESSIBLE:
+        return None
+    return WHY_NOT.get(op.name, "no NIR node for this op")
+
+
+def _discrete_lif(p: Any, shape: tuple, dt: float) -> Any:
+    import nir
+
+    def full(x: float) -> np.ndarray:
+        return np.full(shape, x, np.float32)
+
+    if p.leak == 0:
+        return nir.IF(r=full(p.gain / dt), v_threshold=full(p.v_th), v_reset=full(p.v_reset))
+    return nir.LIF(tau=full(dt / p.leak), r=full(p.gain / p.leak), v_leak=full(p.bias / p.leak),
+                   v_threshold=full(p.v_th), v_reset=full(p.v_reset))
+
+
+def write_nir(module: Module, path: str | Path) -> None:
+    import nir
+
+    graph = to_nir(module)
+    try:
+        nir.write(str(path), graph)
+    except Exception as e:
+        raise SbirError(f"{path}: cannot write NIR ({type(e).__name__}: {e})") from None

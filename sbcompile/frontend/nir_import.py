@@ -1,0 +1,270 @@
+"""NIR -> sbir. A NIR graph (the `nir` package's HDF5 file or an in-memory `nir.NIRGraph`) becomes
+one flat module in topological order:
+
+  Input -> io.input (tensor<[seq, *shape], f32>)      Affine/Linear -> syn.dense
+  Conv1d/Conv2d -> syn.conv1d/syn.conv2d               Delay -> syn.delay
+  Flatten, SumPool2d, AvgPool2d, Scale -> nn.flatten, nn.sum_pool2d, nn.avg_pool2d, nn.scale_by
+  IF, LIF, CubaLIF, CubaLI, LI, I, Threshold -> neuron.if, neuron.lif_ct, neuron.cuba_lif,
+      neuron.cuba_li, neuron.li, neuron.integrator, neuron.threshold
+  Output -> a module output (the names of the Output nodes are the module attribute `nir.outputs`)
+
+Several edges into one node are summed (NIR's fan-in rule): an `nn.add` chain, unit spikes
+decoded first. Every op carries its NIR node's name as `nir.node`; every NIR array goes into the
+weight store as `<node>.<field>`, unchanged (dtype and shape), so that writing the module back
+(nir_export) gives the same graph. NIR has no time step: `dt` comes from the caller (`--dt`),
+else from the graph's metadata `dt`, else DEFAULT_DT; it is the module attribute `dt` and a
+parameter of every op that depends on it. Nodes that cannot be imported (unknown types, nested
+graphs, nodes on a cycle: recurrence is not supported yet) are all listed in one error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sbcompile.ir import Builder, Module, SbirError, Type, Value
+
+DEFAULT_DT = 1e-4  # the step snnTorch's NIR export assumes, and Lava-dl's NIR import default
+
+# NIR node type -> (sbir op, NIR array fields that become weight-store entries)
+NEURONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "IF": ("neuron.if", ("r", "v_threshold", "v_reset")),
+    "LIF": ("neuron.lif_ct", ("tau", "r", "v_leak", "v_threshold", "v_reset")),
+    "CubaLIF": ("neuron.cuba_lif", ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")),
+    "CubaLI": ("neuron.cuba_li", ("tau_syn", "tau_mem", "r", "v_leak", "w_in")),
+    "LI": ("neuron.li", ("tau", "r", "v_leak")),
+    "I": ("neuron.integrator", ("r",)),
+}
+SUPPORTED = {"Input", "Output", "Affine", "Linear", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d",
+             "Scale", "Threshold", "Delay", *NEURONS}
+
+
+def _array(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor left in an in-memory graph
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _int_or_tuple(v: Any) -> Any:
+    """NIR's int-or-array geometry fields as sbir parameters (int, tuple of ints, str or None)."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    a = _array(v)
+    if a.dtype.kind in "SU":
+        return str(a.item().decode() if isinstance(a.item(), bytes) else a.item())
+    if a.ndim == 0:
+        return int(a)
+    return tuple(int(x) for x in a.ravel())
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.$-]", "_", name) or "node"
+
+
+def _shape(t: Any) -> tuple[int, ...] | None:
+    """The shape in a NIR input_type/output_type dict (one port), or None."""
+    if isinstance(t, dict):
+        t = next(iter(t.values()), None) if t else None
+    if t is None:
+        return None
+    a = _array(t)
+    return tuple(int(x) for x in a.ravel())
+
+
+def read_graph(path: str | Path) -> Any:
+    import nir
+
+    try:
+        return nir.read(str(path))
+    except FileNotFoundError:
+        raise SbirError(f"{path}: no such file") from None
+    except Exception as e:  # h5py / NIR raise many types for a bad or foreign file
+        raise SbirError(f"{path}: not a readable NIR file ({type(e).__name__}: {e})") from None
+
+
+def load_nir(path: str | Path, dt: float | None = None) -> Module:
+    """A `.nir` file as an (unverified) module."""
+    path = Path(path)
+    return from_nir(read_graph(path), name=_safe_name(path.stem), dt=dt, source=str(path))
+
+
+def _cycle_nodes(nodes: list[str], succ: dict[str, list[str]]) -> set[str]:
+    """Nodes on a directed cycle (strongly connected components of size > 1, or self-loops)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: set[str] = set()
+    counter = [0]
+
+    def strong(v: str) -> None:  # Tarjan; graphs here are small, recursion depth is fine
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in succ[v]:
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in succ[v]:
+                out.update(comp)
+
+    for v in nodes:
+        if v not in index:
+            strong(v)
+    return out
+
+
+def _topological(nodes: list[str], preds: dict[str, list[str]], succ: dict[str, list[str]]) -> list[str]:
+    """Kahn's order; among ready nodes, the graph's own node order first (deterministic)."""
+    rank = {n: i for i, n in enumerate(nodes)}
+    missing = {n: len(set(preds[n])) for n in nodes}
+    ready = sorted((n for n in nodes if missing[n] == 0), key=rank.get)
+    order: list[str] = []
+    while ready:
+        n = ready.pop(0)
+        order.append(n)
+        for s in dict.fromkeys(succ[n]):
+            missing[s] -= 1
+            if missing[s] == 0:
+                ready.append(s)
+                ready.sort(key=rank.get)
+    return order
+
+
+def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str = "NIR graph") -> Module:
+    """An in-memory `nir.NIRGraph` as an (unverified) module; see the module docstring."""
+    if dt is None:
+        meta_dt = (getattr(graph, "metadata", None) or {}).get("dt")
+        dt = float(np.asarray(meta_dt).item()) if meta_dt is not None else DEFAULT_DT
+    if not dt > 0:
+        raise SbirError(f"{source}: dt must be positive, got {dt}")
+    nodes = list(graph.nodes)
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    problems: list[str] = []
+    for a, b in graph.edges:
+        if a not in preds or b not in preds:
+            problems.append(f"edge {a} -> {b} names a node the graph does not have (ports of nested graphs are not supported)")
+            continue
+        preds[b].append(a)
+        succ[a].append(b)
+    for n in nodes:
+        kind = type(graph.nodes[n]).__name__
+        if kind == "NIRGraph":
+            problems.append(f"'{n}' (NIRGraph: nested graphs are not supported yet)")
+        elif kind not in SUPPORTED:
+            problems.append(f"'{n}' ({kind}: no sbir op)")
+    cyclic = _cycle_nodes(nodes, succ)
+    for n in nodes:
+        if n in cyclic:
+            problems.append(f"'{n}' ({type(graph.nodes[n]).__name__}: on a recurrent cycle; recurrence is not supported yet)")
+    for n in nodes:
+        kind = type(graph.nodes[n]).__name__
+        if kind == "Input" and preds[n]:
+            problems.append(f"'{n}' (Input: has incoming edges)")
+        elif kind not in ("Input", "NIRGraph") and not preds[n] and kind in SUPPORTED:
+            problems.append(f"'{n}' ({kind}: has no input edge)")
+    if problems:
+        raise SbirError(f"{source}: cannot import {len(problems)} NIR node(s)/edge(s): " + "; ".join(problems)
+                        + f" (supported node types: {', '.join(sorted(SUPPORTED))})")
+
+    module = Module(name, {"dt": dt})
+    b = Builder(module)
+    env: dict[str, Value] = {}
+    outputs: list[tuple[str, Value]] = []
+    for n in _topological(nodes, preds, succ):
+        node = graph.nodes[n]
+        kind = type(node).__name__
+        try:
+            if kind == "Input":
+                shape = _shape(node.input_type)
+                if shape is None:
+                    raise SbirError(f"{source}: Input '{n}' has no shape")
+                env[n] = b.input(n, Type("tensor", ("seq", *shape), "f32"), result=_safe_name(n))
+                continue
+            x = _fan_in(b, n, [env[p] for p in preds[n]])
+            if kind == "Output":
+                outputs.append((n, x))
+                continue
+            env[n] = _convert(b, module, n, kind, node, x, dt)
+        except SbirError as e:
+            raise SbirError(f"{source}: node '{n}' ({kind}): {e.message}") from None
+    outputs.sort(key=lambda o: nodes.index(o[0]))
+    b.output(*(v for _, v in outputs))
+    module.attrs["nir.outputs"] = tuple(n for n, _ in outputs)
+    return module
+
+
+def _fan_in(b: Builder, n: str, xs: list[Value]) -> Value:
+    if len(xs) == 1:
+        return xs[0]
+    total = None
+    for x in xs:
+        if x.type.kind == "spikes":
+            x = b.op("spike.decode", [x], result=f"{_safe_name(n)}.in", attrs={"nir.fanin": n})
+        total = x if total is None else b.op("nn.add", [total, x], result=f"{_safe_name(n)}.sum", attrs={"nir.fanin": n})
+    return total
+
+
+def _convert(b: Builder, m: Module, n: str, kind: str, node: Any, x: Value, dt: float) -> Value:
+    def weight(field: str) -> str:
+        key = f"{n}.{field}"
+        m.weights.add(key, _array(getattr(node, field)))
+        return key
+
+    common = {"result": _safe_name(n), "attrs": {"nir.node": n}}
+    if kind in ("Affine", "Linear"):
+        w = _array(node.weight)
+        return b.op("syn.dense", [x], weight=weight("weight"), bias=weight("bias") if kind == "Affine" else None,
+                    out_features=int(w.shape[0]), **common)
+    if kind in ("Conv1d", "Conv2d"):
+        w = _array(node.weight)
+        bias = getattr(node, "bias", None)
+        return b.op(f"syn.{kind.lower()}", [x], weight=weight("weight"),
+                    bias=weight("bias") if bias is not None else None, out_channels=int(w.shape[0]),
+                    kernel=tuple(int(k) for k in w.shape[2:]), stride=_int_or_tuple(node.stride),
+                    padding=_int_or_tuple(node.padding), dilation=_int_or_tuple(node.dilation),
+                    groups=int(node.groups), input_shape=_int_or_tuple(node.input_shape), **common)
+    if kind == "Flatten":
+        return b.op("nn.flatten", [x], start_dim=int(node.start_dim), end_dim=int(node.end_dim), **common)
+    if kind in ("SumPool2d", "AvgPool2d"):
+        return b.op("nn.sum_pool2d" if kind == "SumPool2d" else "nn.avg_pool2d", [x],
+                    kernel_size=_int_or_tuple(node.kernel_size), stride=_int_or_tuple(node.stride),
+                    padding=_int_or_tuple(node.padding), **common)
+    if kind == "Scale":
+        return b.op("nn.scale_by", [x], weight=weight("scale"), **common)
+    if kind == "Threshold":
+        return b.op("neuron.threshold", [x], threshold=weight("threshold"), **common)
+    if kind == "Delay":
+        return b.op("syn.delay", [x], delay=weight("delay"), dt=dt, **common)
+    op, fields = NEURONS[kind]
+    return b.op(op, [x], dt=dt, **{f: weight(f) for f in fields}, **common)
+
+
+def set_dt(module: Module, dt: float) -> int:
+    """Re-discretise: every op with a `dt` parameter, and the module's `dt`, get this step. Returns
+    how many ops changed."""
+    if not dt > 0:
+        raise SbirError(f"--dt must be positive, got {dt}")
+    module.attrs["dt"] = float(dt)
+    n = 0
+    for op in module.ops:
+        if "dt" in type(op.params).model_fields:
+            op.params = op.params.model_copy(update={"dt": float(dt)})
+            n += 1
+    return n
