@@ -92,6 +92,23 @@ def report_markdown(report: dict) -> str:
         c = report["select_coding"]
         lines += ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""]
         lines += _table(c["ops"], "encoder")
+    if "cores_used" in report:
+        lines += ["## Mapping", "", f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
+                  f"{report['chips_used']:,} chips of {report['system']}",
+                  f"- {len(report.get('host_ops', []))} ops on the embedded or host processors", ""]
+    if "place" in report:
+        p = report["place"]
+        lines += [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
+                  f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
+                  f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
+    if "energy" in report:
+        e = report["energy"]
+        lines += ["## Energy per token", "",
+                  f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})",
+                  f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "
+                  f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
+                  f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
+                  "- see docs/energy.md for what each assumes", ""]
     if report.get("ops"):
         lines += ["## Ops", ""] + _table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op")
     if report.get("timings"):

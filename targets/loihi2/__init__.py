@@ -10,8 +10,8 @@ from .machine import Loihi2System, load_system
 @register_target
 class Loihi2Target(Target):
     name = "loihi2"
-    summary = "Loihi 2 neurocores: partition onto cores within the chip's limits (--system, --system-set)"
-    default_pipeline = "canonicalize,cse,dce,partition"
+    summary = "Loihi 2 neurocores: partition and place on the mesh, energy per token (--system, --system-set)"
+    default_pipeline = "canonicalize,cse,dce,partition,place,energy"
     options = ("system", "system_set")
 
     def machine(self) -> Loihi2System:
