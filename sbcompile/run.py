@@ -18,6 +18,7 @@ EXAMPLES = """\
 examples:
   sbcompile run out/ --text "def main(" --generate 40
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
+  sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
 A tokens file holds whitespace-separated integers. --text needs a byte-level model (vocab 256).
 """
 
@@ -29,6 +30,10 @@ def run_parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="prompt text (byte-level models)")
     src.add_argument("--tokens", type=Path, metavar="FILE", help="prompt as whitespace-separated token ids")
+    src.add_argument("--inputs", type=Path, metavar="FILE.npy", help="the input of a non-token module (a spiking "
+                     "network, e.g. from NIR): an array [time, ...] matching its one input")
+    ap.add_argument("--save-outputs", type=Path, metavar="FILE.npy", help="with --inputs: save the output [time, ...] "
+                    "(spikes as counts)")
     ap.add_argument("--generate", type=int, default=0, metavar="N", help="then generate N tokens greedily")
     ap.add_argument("--save-logits", type=Path, metavar="FILE.npy", help="save logits, shape [tokens, vocab]")
     ap.add_argument("--stats", action="store_true", help="print spike activity per op (sparsity, silent channels)")
@@ -72,6 +77,8 @@ def run_main(argv: list[str]) -> int:
     if target_name not in TARGETS:
         raise SbirError(f"unknown target '{target_name}'; available targets: {', '.join(sorted(TARGETS))}")
     session = TARGETS[target_name]().open(args.artifact, module)
+    if args.inputs is not None:
+        return run_inputs(args, session, target_name)
     tokens = prompt_tokens(args, module)
     vocab = module.attrs.get("vocab")
     if isinstance(vocab, int) and (tokens.min() < 0 or tokens.max() >= vocab):
@@ -95,6 +102,24 @@ def run_main(argv: list[str]) -> int:
             sys.stdout.write(" ".join(map(str, generated)) + "\n")
     rate = f", decode {len(generated) / t_decode:.1f} tok/s" if generated else ""
     print(f"sbcompile run: {target_name}: prefill {len(tokens)} tokens in {t_prefill:.3f} s{rate}", file=sys.stderr)
+    if args.stats:
+        print(format_activity(session.activity()), file=sys.stderr)
+    return 0
+
+
+def run_inputs(args: argparse.Namespace, session, target_name: str) -> int:
+    """Run a non-token module (a spiking network) on an array of inputs, time first."""
+    try:
+        x = np.load(args.inputs, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
+    t0 = time.perf_counter()
+    out = np.asarray(session(x.astype(np.float32)))
+    took = time.perf_counter() - t0
+    if args.save_outputs:
+        np.save(args.save_outputs, out.astype(np.float32))
+    print(f"sbcompile run: {target_name}: {x.shape[0]} steps in {took:.3f} s; output {list(out.shape)}, "
+          f"sum {float(out.sum()):g}", file=sys.stderr)
     if args.stats:
         print(format_activity(session.activity()), file=sys.stderr)
     return 0
