@@ -11,6 +11,7 @@ from typing import Any
 from sbcompile.ir import Module, Op, SbirError
 
 from .base import Pass, PassContext, option
+from .legality import TileUse, violations
 from .registry import register_pass
 
 
@@ -59,7 +60,9 @@ def best_tiling(out: int, inp: int, weight_bits: int, chip: Any) -> Tiling:
                 break
         k_in += 1
     if best is None:
-        raise SbirError(f"a single synapse row of {inp} inputs does not fit a core's synapse memory")
+        need = synapse_bits(1, -(-inp // max(1, -(-inp // chip.max_in_axons))), weight_bits, chip.axon_overhead_bits)
+        raise SbirError(f"synapse-memory-per-core: one neuron's synapses ({need:,} bits) exceed a core's "
+                        f"{memory:,} bits even split across the input axons")
     return best
 
 
@@ -86,6 +89,7 @@ class Partition(Pass):
     bytes per token that cross between them and the cores.
 
     Requires: a Loihi-style machine description (`ctx.machine` with `chip` limits and `where()`).
+    Every tile is checked against the named legality rules (passes/legality.py), one per limit.
     Guarantees: every core op carries `hw.where = "core"`, its tiling (`hw.tile` = [out_t, in_t],
     `hw.tiles` = [k_out, k_in]) and its cores (`hw.cores` = [first, count]); every other op carries
     `hw.where`. A model that does not fit fails naming the limit and a system that would fit."""
@@ -118,8 +122,14 @@ class Partition(Pass):
                 totals["synapse_bits"] += inp_active * (out * bits + chip.axon_overhead_bits)
                 totals["in_axons"] += inp_active
             else:  # a neuron population: neurons only
+                bits = 0
                 tiling = Tiling(out, 1, min(out, chip.neurons_per_core), 1)
             totals["neurons"] += out
+            use = TileUse(tiling.out_t, tiling.in_t if op.name == "syn.dense" else 0,
+                          synapse_bits(tiling.out_t, tiling.in_t, bits, chip.axon_overhead_bits) if op.name == "syn.dense" else 0)
+            broken = violations(use, chip, f"{op.name} %{op.result.name}", next_core)
+            if broken:
+                raise SbirError("; ".join(broken), op.where())
             op.attrs["hw.tile"] = (tiling.out_t, tiling.in_t)
             op.attrs["hw.tiles"] = (tiling.k_out, tiling.k_in)
             op.attrs["hw.cores"] = (next_core, tiling.tiles)

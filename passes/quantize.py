@@ -104,6 +104,10 @@ class Quantize(Pass):
         if not any(o.params.model_dump().get("weight") == name for o in module.ops if o is not op):
             module.weights.remove(name)
         facts = {"bits": bits, "group": self.group or int(w.shape[1]), "overflow": int(outside.sum()),
-                 "rel_error": float(f"{err:.6g}"), "policy": self.overflow}
+                 "rel_error": float(f"{err:.6g}"), "policy": self.overflow,
+                 "scale_min": float(f"{scales.min():.6g}"), "scale_max": float(f"{scales.max():.6g}")}
+        if fmt.weight_scale == "pow2":
+            exps = np.log2(scales)
+            facts.update({"exp_min": int(exps.min()), "exp_max": int(exps.max())})
         op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
         return facts

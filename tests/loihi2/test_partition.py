@@ -119,3 +119,11 @@ def test_too_big_names_the_limit_and_a_system() -> None:
 def test_needs_a_neuromorphic_machine() -> None:
     with pytest.raises(SbirError, match="partition needs a neuromorphic machine description"):
         PassContext().target and parse_pipeline("partition")[0].run(dense_chain([2, 2]), PassContext())
+
+
+def test_legality_rules_name_op_core_resource_need_and_have() -> None:
+    from sbcompile.passes.legality import TileUse, violations
+
+    msgs = violations(TileUse(neurons=120, in_axons=10, synapse_bits=9_000_000), chip(), "syn.dense %q", 7)
+    assert msgs == ["neurons-per-core: syn.dense %q on core 7 needs 120 neurons, a core has 100",
+                    "synapse-memory-per-core: syn.dense %q on core 7 needs 9,000,000 synapse memory bits, a core has 8,388,608"]

@@ -102,3 +102,20 @@ def test_bad_bits() -> None:
 
     with pytest.raises(SbirError, match=r"weight-bits must lie in \[2, 16\], got 20"):
         compile_(tiny_lm(), "quantize{weight-bits=20}")
+
+
+def test_target_formats_decide_the_scales() -> None:
+    from sbcompile.targets.cuda.machine import CUDA_FORMATS
+    from sbcompile.targets.loihi2.machine import LOIHI2_FORMATS
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((4, 16))
+    cuda, loihi = one_dense(w), one_dense(w)
+    compile_(cuda, "quantize", CUDA_FORMATS)
+    ctx = compile_(loihi, "quantize", LOIHI2_FORMATS)
+    assert cuda.weights.get(cuda.ops[-1].params.scale).shape == (4, 1)  # one float32 scale per output channel
+    exps = np.log2(loihi.weights.get(loihi.ops[-1].params.scale))
+    assert np.all(exps == np.round(exps)) and np.all((-7 <= exps) & (exps <= 7))
+    facts = ctx.report["quantize"]["ops"]["dense"]
+    assert facts["exp_min"] == exps.min() and facts["exp_max"] == exps.max()
+    assert loihi.ops[-1].attrs["quant.exp_max"] == facts["exp_max"]
