@@ -46,7 +46,7 @@ def modules(draw: st.DrawFn) -> Module:
     width = draw(st.sampled_from([4, 8, 16]))
     for _ in range(draw(st.integers(1, 10))):
         kind = draw(st.sampled_from(["unary", "binary", "rmsnorm", "scale", "encode", "decode", "dense",
-                                     "gla", "rope", "attn", "lif", "embed", "param"]))
+                                     "gla", "rope", "attn", "lif", "embed", "param", "nir_neuron", "nir_spatial"]))
         c = common()
         if kind == "unary":
             v = b.op(draw(st.sampled_from(["nn.relu", "nn.silu", "nn.sigmoid", "nn.logsigmoid"])), [value(width)], **c)
@@ -78,6 +78,25 @@ def modules(draw: st.DrawFn) -> Module:
         elif kind == "lif":
             v = b.op("neuron.lif", [value(width)], leak=draw(st.floats(0, 1)), v_th=draw(finite),
                      reset=draw(st.sampled_from(["zero", "subtract"])), **c)
+        elif kind == "nir_neuron":
+            op, fields = draw(st.sampled_from([
+                ("neuron.if", ("r", "v_threshold", "v_reset")), ("neuron.lif_ct", ("tau", "r", "v_leak", "v_threshold", "v_reset")),
+                ("neuron.cuba_lif", ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")),
+                ("neuron.cuba_li", ("tau_syn", "tau_mem", "r", "v_leak", "w_in")), ("neuron.li", ("tau", "r", "v_leak")),
+                ("neuron.integrator", ("r",)), ("syn.delay", ("delay",))]))
+            v = b.op(op, [value(width, draw(st.sampled_from(["tensor", "spikes"])))], dt=draw(positive),
+                     **{f: draw(any_text) for f in fields}, **c)
+        elif kind == "nir_spatial":
+            x = b.input(draw(any_text), Type("tensor", (seq, 2, 6, 5), "f32"), result=draw(names))
+            geometry = st.integers(1, 2) | st.tuples(st.integers(1, 2), st.integers(1, 2))
+            if draw(st.booleans()):
+                v = b.op("syn.conv2d", [x], weight=draw(any_text), bias=draw(st.none() | any_text), out_channels=4,
+                         kernel=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), stride=draw(geometry),
+                         padding=draw(st.sampled_from(["same", "valid", 0, 1, (1, 0)])), groups=draw(st.sampled_from([1, 2])), **c)
+            else:
+                v = b.op(draw(st.sampled_from(["nn.sum_pool2d", "nn.avg_pool2d"])), [x], kernel_size=draw(geometry),
+                         stride=draw(st.none() | geometry), **c)
+            v = b.op("nn.flatten", [v], start_dim=draw(st.integers(0, 2)), result=draw(names))
         elif kind == "embed":
             tok = b.input(draw(any_text), Type("tensor", (seq,), "i32"), result=draw(names))
             v = b.op("nn.embed", [tok], weight=draw(any_text), vocab=draw(st.integers(1, 10**6)), dim=width, **c)
