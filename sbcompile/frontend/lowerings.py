@@ -30,8 +30,8 @@ def head_rmsnorm(tc: TraceContext, m: HeadRMSNorm, args: list[Value], path: str)
 
 def encoder(tc: TraceContext, m: SpikeEncoder, args: list[Value], path: str) -> Value:
     """A free-standing encoder stands for its decoded values."""
-    s = tc.op("spike.encode", args, "spikes", k=float(m.k), vth_min=VTH_MIN, vth_max=VTH_MAX, group=m.group)
-    return tc.op("spike.decode", [s])
+    s = tc.op("spike.encode", args, k=float(m.k), vth_min=VTH_MIN, vth_max=VTH_MAX, group=m.group)
+    return tc.op("spike.decode", [s], "decoded")
 
 
 def vector_quant(tc: TraceContext, m: VectorQuant, args: list[Value], path: str) -> Value:
