@@ -15,19 +15,9 @@ import torch
 import triton
 import triton.language as tl
 
-from .tuning import Flavour, autotuned, config
-
-
-@triton.jit
-def _tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
-    """Grouped launch order: GROUP_M row tiles sweep the columns together, so weights stay in L2."""
-    pid = tl.program_id(0)
-    num_m = tl.cdiv(M, BLOCK_M)
-    num_n = tl.cdiv(N, BLOCK_N)
-    width = GROUP_M * num_n
-    first_m = (pid // width) * GROUP_M
-    size_m = tl.minimum(num_m - first_m, GROUP_M)
-    return first_m + (pid % width) % size_m, (pid % width) // size_m
+from . import spike_gemm_tma
+from .tiles import tile_ids
+from .tuning import Flavour, autotuned, config, interpreting
 
 
 @triton.jit
@@ -36,7 +26,7 @@ def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, y_ptr, M, N, 
                        HAS_BIAS: tl.constexpr, GROUPED: tl.constexpr, EVEN_K: tl.constexpr,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                        GROUP_M: tl.constexpr):
-    pid_m, pid_n = _tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    pid_m, pid_n = tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rk = tl.arange(0, BLOCK_K)
@@ -105,9 +95,12 @@ def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Te
     vth = vth.reshape(-1).to(torch.float32).contiguous()
     scale = scale.to(torch.float32).reshape(n, -1).contiguous()
     y = torch.empty((m, n), dtype=out_dtype, device=s.device)
+    bias = bias.to(torch.float32).contiguous() if bias is not None else None
+    if flavour == "cuda" and not interpreting() and spike_gemm_tma.usable(s2):
+        spike_gemm_tma.launch(s2, w, scale, vth, bias, y, grouped)
+        return y.reshape(*lead, n)
     grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
     tuned = (_TUNED_GROUPED if grouped else _TUNED)[flavour]
-    bias = bias.to(torch.float32).contiguous() if bias is not None else None
     tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, y, m, n, k,
                 s2.stride(0), w.stride(0), y.stride(0), scale.stride(0),
                 HAS_BIAS=bias is not None, GROUPED=grouped, EVEN_K=k % 128 == 0,
