@@ -19,11 +19,13 @@ def option(default: Any, help: str) -> Any:
 @dataclass
 class PassContext:
     """What passes share during one compilation: the target's machine description (plain data),
-    the report under construction, and a progress callback for long work."""
+    the report under construction, results a later pass or the target reads but no report shows
+    (`results`, e.g. the placement's coordinates), and a progress callback for long work."""
 
     target: str = "ref"
     machine: Any = None
     report: dict[str, Any] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
     progress: Callable[[str, float], None] = lambda what, fraction: None
     seed: int = 0
 

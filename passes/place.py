@@ -155,5 +155,5 @@ class Place(Pass):
         ctx.report["place"] = {"ours": g.summary(pos, chip_of), "naive": g.summary(naive, (naive[:, 1] // rows) * system.chip_mesh[0] + naive[:, 0] // cols),
                                "swaps": swaps, "default_rate": self.default_rate}
         ctx.report["place"]["ratio"] = ctx.report["place"]["ours"]["hop_traffic"] / max(ctx.report["place"]["naive"]["hop_traffic"], 1e-12)
-        ctx.placement = pos  # type: ignore[attr-defined]
+        ctx.results["placement"] = pos
         return True

@@ -65,9 +65,10 @@ class TraceContext:
     def weight(self, path: str) -> str:
         """Register the parameter at `path` (its official name) and return that name."""
         if path not in self.module.weights:
-            tensor = self.root.get_parameter(path) if "." in path or hasattr(self.root, path) else None
-            if tensor is None:
-                raise SbirError(f"parameter '{path}' not found in the model")
+            try:
+                tensor = self.root.get_parameter(path)
+            except AttributeError:
+                raise SbirError(f"parameter '{path}' not found in the model") from None
             self.add_weight(self.module, path, tensor)
         return path
 

@@ -29,12 +29,12 @@ def test_seven_b_shaped_chain_beats_naive_by_40_percent() -> None:
     ctx, _ = place([3584, 3584, 18944, 3584, 512, 3584], "hala-point")
     p = ctx.report["place"]
     assert p["ratio"] <= 0.6 and p["ours"]["messages_per_token"] == p["naive"]["messages_per_token"]
-    slots = ctx.placement[: ctx.report["cores_used"]]
+    slots = ctx.results["placement"][: ctx.report["cores_used"]]
     assert len({tuple(s) for s in slots}) == len(slots)
 
 
 def test_deterministic_under_seed() -> None:
     a, ma = place([256, 512, 256], "loihi2-chip", "partition,place{seed=3}")
     b, mb = place([256, 512, 256], "loihi2-chip", "partition,place{seed=3}")
-    assert np.array_equal(a.placement, b.placement) and a.report["place"] == b.report["place"]
+    assert np.array_equal(a.results["placement"], b.results["placement"]) and a.report["place"] == b.report["place"]
     assert [op.attrs.get("hw.chips") for op in ma.ops] == [op.attrs.get("hw.chips") for op in mb.ops]
