@@ -156,4 +156,5 @@ class Place(Pass):
                                "swaps": swaps, "default_rate": self.default_rate}
         ctx.report["place"]["ratio"] = ctx.report["place"]["ours"]["hop_traffic"] / max(ctx.report["place"]["naive"]["hop_traffic"], 1e-12)
         ctx.results["placement"] = pos
+        ctx.results["traffic"] = g
         return True

@@ -12,12 +12,16 @@ from sbcompile.ir import Module, Op
 
 @dataclass
 class TrafficGraph:
+    """`transfer[e]` indexes `transfers`: the (producer, consumer) value names edge e carries."""
+
     cores: int
     nodes: int
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
     hub_names: list[str]
+    transfer: np.ndarray
+    transfers: list[tuple[str, str]]
 
     def __post_init__(self) -> None:
         self.is_hub = np.zeros(self.nodes, bool)
@@ -75,6 +79,13 @@ def traffic_graph(module: Module, default_rate: float) -> TrafficGraph:
 
     tiles_of = {op.result.name: op for op in core_ops}
     users = module.users()
+    transfers: dict[tuple[str, str], int] = {}
+    tags: list[int] = []
+
+    def edge(a: int, b: int, w: float, producer: str, consumer: str) -> None:
+        edges.append((a, b, w))
+        tags.append(transfers.setdefault((producer, consumer), len(transfers)))
+
     for op in core_ops:
         first, _ = op.attrs["hw.cores"]
         k_out, k_in = op.attrs["hw.tiles"]
@@ -96,12 +107,13 @@ def traffic_graph(module: Module, default_rate: float) -> TrafficGraph:
                         overlap = min(hi, (sa + 1) * s_out_t) - max(lo, sa * s_out_t)
                         if overlap > 0:
                             for sb in range(s_kin):
-                                edges.append((s_first + sa * s_kin + sb, tile, overlap * default_rate / s_kin))
+                                edge(s_first + sa * s_kin + sb, tile, overlap * default_rate / s_kin,
+                                     src.result.name, op.result.name)
                 elif src is not None:
-                    edges.append((hub(src), tile, float(rates[lo:hi].sum())))
+                    edge(hub(src), tile, float(rates[lo:hi].sum()), src.result.name, op.result.name)
                 for u in users[op.result.name]:
                     if u.result.name not in tiles_of:
-                        edges.append((tile, hub(u), out_msgs))
+                        edge(tile, hub(u), out_msgs, op.result.name, u.result.name)
     arr = np.array(edges, np.float64).reshape(-1, 3)
     return TrafficGraph(cores, cores + len(hubs), arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2],
-                        list(hubs))
+                        list(hubs), np.array(tags, np.int64), list(transfers))

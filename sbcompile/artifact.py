@@ -101,6 +101,15 @@ def report_markdown(report: dict) -> str:
         lines += [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
                   f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
                   f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
+    if "schedule" in report:
+        c = report["schedule"]
+        lines += ["## Schedule", "",
+                  f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
+                  f"({c['tokens_per_second']:.3g} tokens/s)",
+                  f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per token "
+                  f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
+                  f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
+                  f"{c['critical_path'][-1]}", ""]
     if "energy" in report:
         e = report["energy"]
         lines += ["## Energy per token", "",

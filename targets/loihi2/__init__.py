@@ -10,8 +10,8 @@ from .machine import Loihi2System, load_system
 @register_target
 class Loihi2Target(Target):
     name = "loihi2"
-    summary = "Loihi 2 neurocores: partition and place on the mesh, energy per token (--system, --system-set)"
-    default_pipeline = "canonicalize,cse,dce,partition,place,energy"
+    summary = "Loihi 2 neurocores: partition, place, schedule on the mesh; latency and energy per token (--system, --system-set)"
+    default_pipeline = "canonicalize,cse,dce,partition,place,schedule,energy"
     options = ("system", "system_set")
 
     def machine(self) -> Loihi2System:
