@@ -148,6 +148,7 @@ class Partition(Pass):
             "cores_available": system.cores, "partition": per_op, "host_ops": host_ops(module),
         })
         if next_core > system.cores:
+            ctx.results["core_map"] = [(name, v["cores"]) for name, v in per_op.items()]
             raise SbirError(f"the model needs {next_core:,} cores (bound by {binding}: {totals['synapse_bits'] / 8e9:,.1f} GB "
                             f"of synapses at {chip.synapse_memory_kib} KiB per core); {system.name} has {system.cores:,}"
                             f"{suggest(next_core, chip.cores_per_chip)}")

@@ -118,6 +118,8 @@ def report_markdown(report: dict) -> str:
                   f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
                   f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
                   "- see docs/energy.md for what each assumes", ""]
+    if report.get("pictures"):
+        lines += ["## Pictures", ""] + [f"![{p}]({p})" for p in report["pictures"]] + [""]
     if report.get("ops"):
         lines += ["## Ops", ""] + _table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op")
     if report.get("timings"):

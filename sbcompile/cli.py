@@ -56,6 +56,10 @@ def compile_parser() -> argparse.ArgumentParser:
                     "hala-point) or a JSON description (default: loihi2-chip)")
     hw.add_argument("--system-set", action="append", metavar="KEY=VALUE",
                     help="loihi2: override one field of the system, e.g. chip.cores_per_chip=152 (repeatable)")
+    pic = ap.add_argument_group("pictures")
+    pic.add_argument("--raster", metavar="VALUE", help="draw raster.png: the spike counts of %%VALUE over time "
+                     "(runs the module on --raster-text, by default the calibration text)")
+    pic.add_argument("--raster-text", metavar="FILE", help="text (or token ids) for --raster")
     dbg = ap.add_argument_group("pipeline instruments")
     dbg.add_argument("--no-verify", action="store_true", help="do not verify the module after each pass")
     dbg.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
@@ -126,6 +130,25 @@ def _numel(shape: tuple[int, ...]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def draw_pictures(args: argparse.Namespace, module: Module, ctx: object, out: Path) -> list[str]:
+    """mesh.png after placement; raster.png for --raster."""
+    from sbcompile import pictures
+
+    drawn = []
+    if "placement" in ctx.results:
+        pictures.write_mesh(out / "mesh.png", module, ctx)
+        drawn.append("mesh.png")
+    if args.raster:
+        from sbcompile.passes.tokens import read_tokens
+
+        text = args.raster_text or ctx.report.get("calibrate", {}).get("text")
+        if not text:
+            raise SbirError("--raster needs --raster-text FILE (or a calibrate pass whose text it reuses)")
+        pictures.write_raster(out / "raster.png", module, args.raster, read_tokens(module, text, 256, "--raster"))
+        drawn.append("raster.png")
+    return drawn
 
 
 def compile_main(args: argparse.Namespace) -> int:
@@ -199,8 +222,10 @@ def compile_main(args: argparse.Namespace) -> int:
             target.emit(module, out)
         elif emit == "nir":
             write_nir(module, out / "module.nir")
+        pictures = draw_pictures(args, module, ctx, out)
         timings["emit"] = time.perf_counter() - t1
-        write_report(build_report(module, target.name, format_pipeline(passes), timings, ctx.report), out)
+        write_report(build_report(module, target.name, format_pipeline(passes), timings,
+                                  {**ctx.report, "pictures": pictures} if pictures else ctx.report), out)
     print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)
     return 0
 

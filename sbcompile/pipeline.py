@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.ir.errors import VerifyError
 from sbcompile.passes import Pass, PassContext, format_pipeline
@@ -112,22 +114,31 @@ class PassManager:
                 for inst in self.instruments:
                     inst.after(i, p, module, changed, seconds)
             except VerifyError as e:
-                raise self._failure(p, i, snapshot, f"left an invalid module: {e}") from None
+                raise self._failure(p, i, snapshot, f"left an invalid module: {e}", ctx) from None
             except SbirError as e:
-                raise self._failure(p, i, snapshot, str(e)) from None
+                raise self._failure(p, i, snapshot, str(e), ctx) from None
             except Exception as e:  # a bug in a pass: report it as one, with the reproducer
-                raise self._failure(p, i, snapshot, f"crashed: {type(e).__name__}: {e}") from e
+                raise self._failure(p, i, snapshot, f"crashed: {type(e).__name__}: {e}", ctx) from e
             timings[f"{i:02d}-{p.name}"] = seconds
         for inst in self.instruments:
             inst.finish()
         ctx.progress("passes", 1.0)
         return timings
 
-    def _failure(self, p: Pass, index: int, snapshot: str, what: str) -> PassFailure:
+    def _failure(self, p: Pass, index: int, snapshot: str, what: str, ctx: PassContext) -> PassFailure:
         rest = format_pipeline(self.passes[index - 1:])
         directory = self.reproducer_dir or Path(tempfile.gettempdir()) / "sbcompile-reproducers"
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{p.name}.sbir"
         path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
                         f"// run: sbcompile {path} --passes '{rest}'\n{snapshot}")
-        return PassFailure(f"pass '{p.name}' {what} (reproducer: {path})")
+        extra = ""
+        if "core_map" in ctx.results:  # a mapping that did not fit: draw what it needed
+            from sbcompile.pictures import core_map_png, layer_of
+
+            layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(ctx.results["core_map"])])
+            picture = directory / f"{p.name}-cores.png"
+            core_map_png(picture, layers, getattr(ctx.machine, "cores", len(layers)),
+                         f"{len(layers):,} cores needed, {getattr(ctx.machine, 'cores', 0):,} available")
+            extra = f", core map: {picture}"
+        return PassFailure(f"pass '{p.name}' {what} (reproducer: {path}{extra})")
