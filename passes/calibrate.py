@@ -27,6 +27,7 @@ class _Collector:
         self.absmax: dict[str, float] = {}
         self.absmean: dict[str, np.ndarray] = {}
         self.abs_counts: dict[str, np.ndarray] = {}
+        self.active: dict[str, np.ndarray] = {}
         self.hist: dict[str, np.ndarray] = {}
         self.tokens: dict[str, int] = {}
 
@@ -40,6 +41,7 @@ class _Collector:
             c = value.counts.reshape(-1, value.counts.shape[-1]).astype(np.int64)
             self.absmean[name] = self.absmean.get(name, 0) + x.sum(axis=0)
             self.abs_counts[name] = self.abs_counts.get(name, 0) + np.abs(c).sum(axis=0)
+            self.active[name] = self.active.get(name, 0) + (c != 0).sum(axis=0)
             h = np.bincount(np.clip(c, -HIST_LIMIT, HIST_LIMIT).ravel() + HIST_LIMIT, minlength=2 * HIST_LIMIT + 1)
             self.hist[name] = self.hist.get(name, 0) + h
             self.tokens[name] = self.tokens.get(name, 0) + x.shape[0]
@@ -50,7 +52,8 @@ class _Collector:
 class Calibrate(Pass):
     """Runs the reference interpreter on calibration text and annotates the IR with what it saw:
     every float value's range (`calib.absmax`), and per spike encoder the per-channel firing rate
-    (`calib.rate`, mean |count| per token), mean |input| per channel (`calib.absmean`), silent
+    (`calib.rate`, mean |count| per token), the share of tokens in which each channel fires
+    (`calib.active`), mean |input| per channel (`calib.absmean`), silent
     channels (`calib.silent`), and the histogram of counts from -32 to 32 (`calib.hist`, end bins
     include everything beyond).
 
@@ -77,6 +80,7 @@ class Calibrate(Pass):
                 n = seen.tokens[name]
                 rate = seen.abs_counts[name] / n
                 op.attrs["calib.rate"] = tuple(sig(r, 4) for r in rate)
+                op.attrs["calib.active"] = tuple(sig(a, 4) for a in seen.active[name] / n)
                 op.attrs["calib.absmean"] = tuple(sig(a, 6) for a in seen.absmean[name] / n)
                 op.attrs["calib.silent"] = int((seen.abs_counts[name] == 0).sum())
                 op.attrs["calib.hist"] = tuple(int(h) for h in seen.hist[name])

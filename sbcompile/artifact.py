@@ -110,6 +110,13 @@ def report_markdown(report: dict) -> str:
                   f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
                   f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
                   f"{c['critical_path'][-1]}", ""]
+    if "reorder_channels" in report:
+        r = report["reorder_channels"]
+        lines += ["## Channel reordering", "",
+                  f"- weight blocks of {r['block']} inputs skipped per token: {r['skipped_before']:.4g} before, "
+                  f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",
+                  f"- bytes skipped per token: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
+                  f"after, of {r['bytes']:,}", ""]
     if "energy" in report:
         e = report["energy"]
         lines += ["## Energy per token", "",
