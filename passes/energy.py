@@ -20,6 +20,17 @@ E_SYNOP, E_NEURON_UPDATE, E_HOP = 23.6, 52.0, 3.5
 PAPER_SPIKES_PER_CHANNEL = 1.13
 
 
+def bitwise_sparsity(op: Op) -> float | None:
+    """The report's sparsity of an encoder from calibration: counts sent bitwise over a window of
+    max(3, bit length) steps, 1 - spikes / slots (histogram end bins taken at their value)."""
+    hist = encoder_histogram(op)
+    if hist is None:
+        return None
+    values = np.abs(np.arange(-HIST_LIMIT, HIST_LIMIT + 1))
+    slots = np.maximum(3, np.array([int(v).bit_length() for v in values]))
+    return float(1 - (events_per_count("bitwise", values) * hist).sum() / (slots * hist).sum())
+
+
 def bitwise_spikes(op: Op) -> float | None:
     """Mean spikes per channel and token of an encoder under bitwise coding, from calibration."""
     hist = encoder_histogram(op)
@@ -58,6 +69,7 @@ class Energy(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         macs = spiking_macs = events = neurons = 0.0
         measured: list[tuple[float, int]] = []
+        sparsity: list[tuple[float, int]] = []
         for op in module.ops:
             if op.name != "syn.dense":
                 continue
@@ -69,6 +81,7 @@ class Energy(Pass):
             s = bitwise_spikes(src)
             if s is not None:
                 measured.append((s, n_in * n_out))
+                sparsity.append((bitwise_sparsity(src), n_in * n_out))
             spikes = s if s is not None else self.default_spikes
             spiking_macs += n_in * n_out
             events += spikes * n_in * n_out
@@ -79,6 +92,8 @@ class Energy(Pass):
         ctx.report["energy"] = {
             "macs_per_token": macs, "spiking_macs_per_token": spiking_macs,
             "spikes_per_channel": mean_spikes, "spikes_measured": bool(measured),
+            "sparsity_measured": (sum(s * w for s, w in sparsity) / sum(w for _, w in sparsity)) if sparsity else None,
+            "sparsity_paper": 0.6915,
             "paper_45nm": {**paper_arithmetic(mean_spikes),
                            "uj_per_token_spiking": (events * E_ADD_INT8 + dense * E_MAC_FP16) * 1e-6,
                            "uj_per_token_fp16": macs * E_MAC_FP16 * 1e-6},

@@ -120,7 +120,9 @@ def report_markdown(report: dict) -> str:
     if "energy" in report:
         e = report["energy"]
         lines += ["## Energy per token", "",
-                  f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})",
+                  f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
+                  + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"
+                     if e.get("sparsity_measured") is not None else ""),
                   f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "
                   f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
                   f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",

@@ -29,6 +29,7 @@ def test_energy_from_measured_counts() -> None:
         p.run(m, ctx)
     e = ctx.report["energy"]
     assert e["spikes_measured"] and 0.5 < e["spikes_per_channel"] < 3
+    assert 0.3 < e["sparsity_measured"] < 0.9 and e["sparsity_paper"] == 0.6915
     assert e["paper_45nm"]["saving_vs_fp16"] == pytest.approx(1 - e["spikes_per_channel"] * 0.03 / 1.5)
     assert e["loihi"]["hop_traffic"] == ctx.report["place"]["ours"]["hop_traffic"] > 0
     assert e["spiking_macs_per_token"] < e["macs_per_token"]  # embedding-free: lm_head and down_proj stay dense
