@@ -90,7 +90,7 @@ class Schedule(Pass):
     most `link-capacity` messages per step (default: the step time over Loihi's 4.1 ns per hop),
     so a heavy transfer spreads over several steps, and a spike train of T virtual steps takes at
     least T. The report gives steps and latency per token, tokens per second, the critical path,
-    and link loads with the most congested link.
+    and link and router loads with the most congested link and router.
 
     Requires: place. Guarantees: the module is unchanged; `ctx.results["schedule"]` holds each
     op's start and finish and each transfer's window and link loads (for checking)."""
@@ -142,6 +142,7 @@ class Schedule(Pass):
             np.add.at(total_links, w.links, w.per_step * w.steps)
         peak = max((float(w.per_step.max()) for w in placed if len(w.per_step)), default=0.0)
         busiest = int(total_links.argmax()) if total_links.any() else -1
+        routers = router_loads(total_links, width, height)
         latency_us = steps_per_token * self.step_us
         ctx.results["schedule"] = {"start": start, "finish": finish, "windows": windows, "capacity": cap}
         ctx.report["schedule"] = {
@@ -151,8 +152,24 @@ class Schedule(Pass):
             "busiest_link": _describe_link(busiest, width, height) if busiest >= 0 else None,
             "busiest_link_messages_per_token": round(float(total_links.max()), 1),
             "links_used": int((total_links > 0).sum()), "transfers": len(windows),
+            "busiest_router": f"({int(routers.argmax()) % width},{int(routers.argmax()) // width})",
+            "busiest_router_messages_per_token": round(float(routers.max()), 1),
         }
         return False
+
+
+def router_loads(link_loads: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Messages per token through each router (x, y) -> index y * width + x: every link's load
+    counts at both of its ends."""
+    n = width * height
+    out = np.zeros(n)
+    h, v = link_loads[:n], link_loads[n:]
+    idx = np.arange(n)
+    out += h
+    np.add.at(out, np.minimum(idx + 1, n - 1), np.where(idx % width < width - 1, h, 0))
+    out += v
+    np.add.at(out, np.minimum(idx + width, n - 1), np.where(idx + width < n, v, 0))
+    return out
 
 
 def _describe_link(link: int, width: int, height: int) -> str:

@@ -70,3 +70,12 @@ def test_congested_links_spread_transfers_within_capacity() -> None:
         p.run(m, ctx)
     check(m, ctx)
     assert max(w["window"].steps for w in ctx.results["schedule"]["windows"]) > 1  # capacity forced spreading
+
+
+def test_router_loads_count_both_ends() -> None:
+    from sbcompile.passes.schedule import router_loads
+
+    links = np.zeros(2 * 3 * 2)
+    links[0] = 5.0  # (0,0)->(1,0)
+    links[6 + 1] = 2.0  # (1,0)->(1,1)
+    assert router_loads(links, 3, 2).tolist() == [5.0, 7.0, 0.0, 0.0, 2.0, 0.0]
