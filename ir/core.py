@@ -104,9 +104,6 @@ class Module:
         for op in self.ops:
             yield from op.results
 
-    def value_map(self) -> dict[str, Value]:
-        return {v.name: v for v in self.values()}
-
     def users(self) -> dict[str, list[Op]]:
         """For each value name, the ops that read it (in order)."""
         out: dict[str, list[Op]] = {v.name: [] for v in self.values()}

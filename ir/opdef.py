@@ -49,7 +49,6 @@ class OpDef:
     params: ClassVar[type[Params]] = NoParams
     operands: ClassVar[tuple[str, ...]] = ()
     results: ClassVar[int] = 1
-    stateful: ClassVar[bool] = False  # carries state across tokens when decoding
 
     def result_types(self, p: Any, operand_types: list[Type]) -> list[Type] | None:
         """The type rule. None means: take the types written in the text (sources such as inputs)."""
@@ -68,9 +67,6 @@ class OpDef:
         """Parameter fields that name entries of the weight store."""
         return tuple(f for f in cls.params.model_fields if f in WEIGHT_FIELDS)
 
-    @classmethod
-    def doc(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -85,11 +81,6 @@ def register(cls: type[OpDef]) -> type[OpDef]:
 
 def lookup(name: str) -> OpDef | None:
     return REGISTRY.get(name)
-
-
-def weight_names(p: BaseModel, op_def: OpDef) -> list[str]:
-    """The weight-store names an op's parameters refer to (in a stable order)."""
-    return [getattr(p, f) for f in op_def.weight_fields() if getattr(p, f) is not None]
 
 
 # ---- helpers shared by the dialects' type rules ----

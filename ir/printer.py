@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from .core import Module, Op
-from .types import Type
 
 
 def format_value(v: Any) -> str:
@@ -49,10 +48,6 @@ def param_items(p: BaseModel) -> list[tuple[str, Any]]:
         if field.is_required() or value != field.default or type(value) is not type(field.default):
             out.append((name, value))
     return out
-
-
-def format_type(t: Type) -> str:
-    return str(t)
 
 
 def print_op(op: Op) -> str:

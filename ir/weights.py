@@ -30,11 +30,6 @@ class WeightEntry:
     def fake(self) -> bool:
         return self.array is None and self.loader is None
 
-    @property
-    def nbytes(self) -> int:
-        itemsize = {"bool": 1, "i8": 1, "u8": 1, "i16": 2, "f16": 2, "bf16": 2, "i32": 4, "f32": 4}.get(self.dtype, 8)
-        return int(np.prod(self.shape, dtype=np.int64)) * itemsize
-
 
 class WeightStore:
     """Name -> weight, in insertion order."""

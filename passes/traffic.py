@@ -19,7 +19,6 @@ class TrafficGraph:
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
-    hub_names: list[str]
     transfer: np.ndarray
     transfers: list[tuple[str, str]]
 
@@ -116,4 +115,4 @@ def traffic_graph(module: Module, default_rate: float) -> TrafficGraph:
                         edge(tile, hub(u), out_msgs, op.result.name, u.result.name)
     arr = np.array(edges, np.float64).reshape(-1, 3)
     return TrafficGraph(cores, cores + len(hubs), arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2],
-                        list(hubs), np.array(tags, np.int64), list(transfers))
+                        np.array(tags, np.int64), list(transfers))

@@ -154,7 +154,6 @@ class Delay(OpDef):
     name = "syn.delay"
     params = DelayParams
     operands = ("x",)
-    stateful = True
 
     @classmethod
     def weight_fields(cls) -> tuple[str, ...]:

@@ -31,7 +31,6 @@ class LIF(OpDef):
     name = "neuron.lif"
     params = LIFParams
     operands = ("current",)
-    stateful = True
 
     def result_types(self, p: LIFParams, ts: list[Type]) -> list[Type]:
         expect_kind(ts[0], "tensor", "current")
@@ -82,7 +81,6 @@ class _ContinuousNeuron(OpDef):
     """Shared type rule and stepping of the continuous-time neurons."""
 
     operands = ("current",)
-    stateful = True
     arrays: ClassVar[tuple[str, ...]] = ()  # parameter fields naming per-neuron arrays
     spiking: ClassVar[bool] = True
 

@@ -42,7 +42,6 @@ class GLA(OpDef):
     name = "seq.gla"
     params = GLAParams
     operands = ("q", "k", "v", "g")
-    stateful = True
 
     def result_types(self, p: GLAParams, ts: list[Type]) -> list[Type]:
         expect(p.heads % p.kv_heads == 0, f"heads {p.heads} is not a multiple of kv_heads {p.kv_heads}")
@@ -117,7 +116,6 @@ class WindowAttention(OpDef):
     name = "seq.window_attention"
     params = WindowAttentionParams
     operands = ("q", "k", "v")
-    stateful = True
 
     def result_types(self, p: WindowAttentionParams, ts: list[Type]) -> list[Type]:
         expect(p.heads % p.kv_heads == 0, f"heads {p.heads} is not a multiple of kv_heads {p.kv_heads}")

@@ -89,7 +89,7 @@ class GatedLinearAttention(nn.Module):
     (full rank), then the recurrence, per-head RMSNorm, and W_o (no bias, no output gate)."""
 
     def __init__(self, hidden: int, heads: int, kv_heads: int, *, gate_rank: int | None, normalizer: float,
-                 eps: float, linear: "type[nn.Linear] | object", feature: str = "relu") -> None:
+                 eps: float, linear: "type[nn.Linear] | object") -> None:
         super().__init__()
         d = hidden // heads
         kv = kv_heads * d

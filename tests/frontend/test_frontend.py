@@ -13,7 +13,7 @@ from sbcompile.cli import main
 from sbcompile.frontend import FrontendOptions, load
 from sbcompile.frontend.spikingbrain import trace_torch
 from sbcompile.ir import SbirError, parse, print_module, tensor, verify
-from sbcompile.models import PRESETS, SpikeOptions, build_model
+from sbcompile.models import PRESETS, build_model
 from sbcompile.models.loading import save_hf, save_pt, save_pt2
 from sbcompile.models.norm import RMSNorm
 from sbcompile.models.spiking import SpikeEncoder

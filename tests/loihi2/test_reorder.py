@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sbcompile.ir import Builder, Module, spikes, tensor
+from sbcompile.ir import Builder, Module, tensor
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.passes.reorder_channels import fetch_share

@@ -33,8 +33,8 @@ def check(module: Module, ctx: PassContext) -> None:
     per_step: dict[tuple[int, int], float] = defaultdict(float)  # capacities
     for w in windows.values():
         for s in range(w.start, w.end):
-            for link, load in zip(w.links.tolist(), w.per_step.tolist()):
-                per_step[(s, link)] += load
+            for link, msgs in zip(w.links.tolist(), w.per_step.tolist()):
+                per_step[(s, link)] += msgs
     assert max(per_step.values()) <= sched["capacity"] * (1 + 1e-9)
     for t, (a, b) in enumerate(g.transfers):  # routes, hop by hop
         hops: dict[int, float] = defaultdict(float)
