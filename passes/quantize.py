@@ -80,6 +80,8 @@ class Quantize(Pass):
 
     def quantize_op(self, module: Module, op: Op, bits: int, fmt: NumberFormats) -> dict:
         name = op.params.weight
+        if module.weights.entry(name).fake:
+            return self.quantize_fake(module, op, bits)
         w = np.asarray(module.weights.get(name), np.float64)
         qmax = 2 ** (bits - 1) - 1
         group = self.group or w.shape[1]
@@ -109,5 +111,21 @@ class Quantize(Pass):
         if fmt.weight_scale == "pow2":
             exps = np.log2(scales)
             facts.update({"exp_min": int(exps.min()), "exp_max": int(exps.max())})
+        op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
+        return facts
+
+    def quantize_fake(self, module: Module, op: Op, bits: int) -> dict:
+        """Shape-only weights (a model traced without them) get shape-only codes and scales, so
+        that mapping sees the quantized widths."""
+        name = op.params.weight
+        out, n_in = module.weights.shape(name)
+        group = self.group or n_in
+        base = f"{name}.q{bits}"
+        module.weights.add_fake(base, (out, n_in), "i8" if bits <= 8 else "i16")
+        module.weights.add_fake(f"{base}.scale", (out, -(-n_in // group)), "f32")
+        op.params = op.params.model_copy(update={"weight": base, "scale": f"{base}.scale", "group": self.group or None})
+        if not any(o.params.model_dump().get("weight") == name for o in module.ops if o is not op):
+            module.weights.remove(name)
+        facts = {"bits": bits, "group": group, "policy": self.overflow, "weights": "fake"}
         op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
         return facts

@@ -127,6 +127,17 @@ def report_markdown(report: dict) -> str:
                   f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
                   f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
                   "- see docs/energy.md for what each assumes", ""]
+    if "lava" in report:
+        lv = report["lava"]
+        if lv["emitted"]:
+            kinds = ", ".join(f"{n} {k}" for k, n in lv["by_kind"].items())
+            lines += ["## Lava process graph", "",
+                      f"- {lv['processes']} processes ({kinds}), {lv['connections']} connections",
+                      f"- a token reaches the output {lv['latency_steps']} time steps after it enters "
+                      "(one per synaptic projection on its path)",
+                      f"- files: {', '.join(lv['files'])}; run with `sbcompile run OUT ...` on Lava's simulator", ""]
+        else:
+            lines += ["## Lava process graph", "", f"- not emitted: {lv['why']}", ""]
     if report.get("pictures"):
         lines += ["## Pictures", ""] + [f"![{p}]({p})" for p in report["pictures"]] + [""]
     if report.get("ops"):

@@ -219,7 +219,7 @@ def compile_main(args: argparse.Namespace) -> int:
     with atomic_directory(args.output) as out:
         write_module(module, out)
         if emit == "artifact":
-            target.emit(module, out)
+            target.emit(module, out, ctx.report)
         elif emit == "nir":
             write_nir(module, out / "module.nir")
         pictures = draw_pictures(args, module, ctx, out)

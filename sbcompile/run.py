@@ -38,6 +38,8 @@ def run_parser() -> argparse.ArgumentParser:
     ap.add_argument("--save-logits", type=Path, metavar="FILE.npy", help="save logits, shape [tokens, vocab]")
     ap.add_argument("--stats", action="store_true", help="print spike activity per op (sparsity, silent channels)")
     ap.add_argument("--target", help="run on this target instead of the one the artifact was compiled for")
+    ap.add_argument("--hardware", action="store_true", help="loihi2: run on a Loihi 2 system (Loihi2HwCfg, needs "
+                    "Intel's lava-loihi) instead of Lava's fixed-point simulator")
     return ap
 
 
@@ -76,7 +78,8 @@ def run_main(argv: list[str]) -> int:
     target_name = args.target or target_name
     if target_name not in TARGETS:
         raise SbirError(f"unknown target '{target_name}'; available targets: {', '.join(sorted(TARGETS))}")
-    session = TARGETS[target_name]().open(args.artifact, module)
+    target = TARGETS[target_name](hardware=args.hardware)
+    session = target.open(args.artifact, module)
     if args.inputs is not None:
         return run_inputs(args, session, target_name)
     tokens = prompt_tokens(args, module)

@@ -34,9 +34,9 @@ class Target:
     def machine(self) -> BaseModel:
         return NoMachine()
 
-    def emit(self, module: Module, out_dir: Path) -> list[str]:
+    def emit(self, module: Module, out_dir: Path, report: dict | None = None) -> list[str]:
         """Write the target's own files into `out_dir` (module.sbir, weights and the report are
-        written by the driver); return their names."""
+        written by the driver) and add what the report should say of them; return their names."""
         return []
 
     def open(self, artifact: Path, module: Module) -> "Session":

@@ -53,6 +53,63 @@ class LIF(OpDef):
         return [SpikeArray(out)]
 
 
+class LoihiLIFParams(Params):
+    du: int = 4095
+    dv: int = 0
+    vth: int = 1
+    bias_mant: int = 0
+    bias_exp: int = 0
+
+
+U_V_LIMIT = 2 ** 23  # u and v are 24-bit registers
+
+
+@register
+class LoihiLIF(OpDef):
+    """A Loihi neurocore's CUBA LIF compartment in its own fixed point (Lava's bit-accurate
+    `LIF` model): integer current in, unit spikes out. Per step, in int32 as the core computes:
+    a = floor(I) << 6; u = sign(u)(|u| (4096 - du - 1) >> 12) + a, wrapped to 24 bits;
+    v = clip(sign(v)(|v| (4096 - dv) >> 12) + u + (bias_mant << bias_exp), +-(2^23 - 1));
+    spike where v > vth << 6, then v = 0. du = 4095 makes u the step's input alone."""
+
+    name = "neuron.loihi_lif"
+    params = LoihiLIFParams
+    operands = ("current",)
+
+    def result_types(self, p: LoihiLIFParams, ts: list[Type]) -> list[Type]:
+        expect_kind(ts[0], "tensor", "current")
+        expect(ts[0].rank >= 1, f"current needs a leading time dim, got {ts[0]}")
+        expect(0 <= p.du <= 4095 and 0 <= p.dv <= 4095, f"du and dv are 12-bit unsigned, got du={p.du}, dv={p.dv}")
+        expect(0 <= p.vth < 2 ** 17, f"vth is 17-bit unsigned, got {p.vth}")
+        expect(-(2 ** 12) <= p.bias_mant < 2 ** 12, f"bias_mant is 13-bit signed, got {p.bias_mant}")
+        expect(0 <= p.bias_exp <= 7, f"bias_exp is 3-bit unsigned, got {p.bias_exp}")
+        return [spikes(ts[0].shape, "i8")]
+
+    def evaluate(self, p: LoihiLIFParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        current = np.floor(np.asarray(args[0], np.float64)).astype(np.int32)
+        st = ctx.state()
+        u = st.get("u", np.zeros(current.shape[1:], np.int32))
+        v = st.get("v", np.zeros(current.shape[1:], np.int32))
+        bias = np.int32(p.bias_mant) << np.int32(p.bias_exp)
+        out = np.zeros(current.shape, np.int8)
+        for t in range(current.shape[0]):
+            u = decay(u, p.du + 1) + np.left_shift(current[t], 6)
+            u = np.where(u > U_V_LIMIT, u - 2 * U_V_LIMIT, u)
+            u = np.where(u <= -U_V_LIMIT, u + 2 * U_V_LIMIT, u).astype(np.int32)
+            v = np.clip(decay(v, p.dv) + u + bias, -U_V_LIMIT + 1, U_V_LIMIT - 1).astype(np.int32)
+            fired = v > (p.vth << 6)
+            out[t] = fired
+            v = np.where(fired, 0, v).astype(np.int32)
+        st["u"], st["v"] = u, v
+        return [SpikeArray(out)]
+
+
+def decay(x: np.ndarray, d: int) -> np.ndarray:
+    """x (4096 - d) / 4096, truncated toward zero, as a neurocore's 12-bit decay."""
+    y = x.astype(np.int64) * (4096 - d)
+    return (np.sign(y) * np.right_shift(np.abs(y), 12)).astype(np.int32)
+
+
 # ---- continuous-time neurons (NIR's neuron models) ----
 #
 # NIR defines its neurons as ODEs; these ops keep NIR's own parameters (per-neuron arrays in the

@@ -12,7 +12,7 @@ changes, and each part is scaled by float32(scale_g * V_th_h) before it is added
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -88,32 +88,16 @@ class Dense(OpDef):
                         y = y * x.scale
             else:
                 y = x.astype(np.float32) @ w.T
-        if p.bias is not None:
-            y = y + np.asarray(ctx.weight(p.bias), np.float32)
-        return [y.astype(np.float32)]
+        return [add_bias(p, y, ctx.weight)]
 
     @staticmethod
     def _integer_path(p: DenseParams, x: SpikeArray, ctx: EvalContext) -> np.ndarray:
-        if x.scale is not None and x.scale.ndim > 1 and x.scale.shape[-1] > 1:
-            raise SbirError("syn.dense: spikes with per-token thresholds per channel group cannot take the integer path")
         codes = ctx.weight(p.weight)
         if p.residual is not None:
             codes = codes.astype(np.int64) + residual_codes(ctx.weight(p.residual), codes.shape)
-        scales = np.asarray(ctx.weight(p.scale), np.float32)
-        n_in = codes.shape[1]
-        g = p.group or n_in
-        y = np.zeros((*x.counts.shape[:-1], p.out_features), np.float32)
-        if x.scale is not None and x.scale.ndim == 1:  # static thresholds, constant within runs
-            cuts = set(range(0, n_in, g)) | {0, n_in} | {int(i) + 1 for i in np.nonzero(np.diff(x.scale))[0]}
-            bounds = sorted(cuts)
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                factor = scales[:, lo // g] * x.scale[lo]
-                y = y + integer_accumulate(x.counts, codes, lo, hi).astype(np.float32) * factor
-            return y
-        for j in range(scales.shape[1]):
-            acc = integer_accumulate(x.counts, codes, j * g, min((j + 1) * g, n_in))
-            y = y + acc.astype(np.float32) * scales[:, j]
-        return y * x.scale if x.scale is not None else y
+        parts = integer_parts(p, x, codes.shape[1])
+        accs = [integer_accumulate(x.counts, codes, lo, hi) for lo, hi in parts]
+        return integer_epilogue(p, x, parts, accs, np.asarray(ctx.weight(p.scale), np.float32))
 
     @staticmethod
     def _dequantized(p: DenseParams, codes: np.ndarray, ctx: EvalContext) -> np.ndarray:
@@ -122,3 +106,37 @@ class Dense(OpDef):
         scales = np.asarray(ctx.weight(p.scale), np.float32)
         g = p.group or codes.shape[1]
         return codes * np.repeat(scales, g, axis=1)[:, : codes.shape[1]]
+
+
+def add_bias(p: DenseParams, y: np.ndarray, weight: Callable[[str], np.ndarray]) -> np.ndarray:
+    if p.bias is not None:
+        y = y + np.asarray(weight(p.bias), np.float32)
+    return y.astype(np.float32)
+
+
+def integer_parts(p: DenseParams, x: SpikeArray, n_in: int) -> list[tuple[int, int]]:
+    """The input-channel ranges [lo, hi) accumulated apart: the weight groups, and with static
+    thresholds also wherever the threshold changes. A neuromorphic target gives each its own
+    synapse group; the epilogue below combines them."""
+    if x.scale is not None and x.scale.ndim > 1 and x.scale.shape[-1] > 1:
+        raise SbirError("syn.dense: spikes with per-token thresholds per channel group cannot take the integer path")
+    g = p.group or n_in
+    if x.scale is not None and x.scale.ndim == 1:  # static thresholds, constant within runs
+        bounds = sorted(set(range(0, n_in, g)) | {0, n_in} | {int(i) + 1 for i in np.nonzero(np.diff(x.scale))[0]})
+        return list(zip(bounds[:-1], bounds[1:]))
+    return [(lo, min(lo + g, n_in)) for lo in range(0, n_in, g)]
+
+
+def integer_epilogue(p: DenseParams, x: SpikeArray, parts: list[tuple[int, int]], accs: list[np.ndarray],
+                     scales: np.ndarray) -> np.ndarray:
+    """y from the exact integer accumulations of `parts`, in float32 rounded after every step (the
+    bias is added by the caller)."""
+    g = p.group or parts[-1][1]
+    y = np.zeros((*x.counts.shape[:-1], p.out_features), np.float32)
+    if x.scale is not None and x.scale.ndim == 1:
+        for (lo, _), acc in zip(parts, accs):
+            y = y + np.asarray(acc).astype(np.float32) * (scales[:, lo // g] * x.scale[lo])
+        return y
+    for j, acc in enumerate(accs):
+        y = y + np.asarray(acc).astype(np.float32) * scales[:, j]
+    return y * x.scale if x.scale is not None else y

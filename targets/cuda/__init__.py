@@ -22,7 +22,7 @@ class _GpuTarget(Target):
     def machine(self) -> CudaMachine:
         return CudaMachine()
 
-    def emit(self, module: Module, out_dir: Path) -> list[str]:
+    def emit(self, module: Module, out_dir: Path, report: dict | None = None) -> list[str]:
         from . import lower
         return lower.emit(module, Path(out_dir), self.name, self.flavour)
 

@@ -1,0 +1,284 @@
+"""Lowering a placed module to a Lava process graph (graph.py).
+
+Tokens stream through the graph one per time step. Integer synaptic projections (`syn.dense` on
+spikes with integer codes) become Lava's built-in fixed-point `Dense` on neurocores, with graded
+spikes carrying the counts; `neuron.loihi_lif` becomes Lava's built-in `LIF`. Every other op runs
+its reference semantics in a host process, one process per group of ops that see a token at the
+same time step: a `Dense` delivers its sums one step after its spikes (Lava's and the chip's
+timing), so each op has a latency, and a group buffers the inputs that reach it early.
+
+Exactness: `Dense` computes the same integer sums as the interpreter (codes doubled, shifted back
+by weight_exp = -1, since Lava's 8-bit mixed-sign weights are even); the float epilogue of the
+projection and every host op run the interpreter's own code on one token. A `Dense` feeding a
+`loihi_lif` directly takes the projection's power-of-two scales as weight exponents, one `Dense`
+per exponent, summed at the LIF's input, which is `floor(acc * 2^e)` as the interpreter computes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sbcompile.ir import Module, Op, SbirError
+from sbcompile.ir.dialects.syn import integer_parts
+from sbcompile.ir.interpreter import Interpreter
+from sbcompile.ir.runtime import SpikeArray
+
+from .graph import Connection, ProcessGraph, ProcessSpec
+
+Rank = tuple[int, int]  # (latency in steps, zero-delay neuron hops within the step)
+
+
+@dataclass
+class Layout:
+    """How one token's value of an IR value travels on a port: flattened, spikes as counts then
+    thresholds."""
+
+    kind: str
+    shape: list[int]
+    dtype: str
+    scale_shape: list[int] | None
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape) + (math.prod(self.scale_shape) if self.scale_shape is not None else 0)
+
+
+def probe(module: Module) -> tuple[dict[str, Layout], dict[str, Any]]:
+    """Each value's per-token layout and its value on a zero token, from one interpreter step (the
+    thresholds' shapes, and static thresholds themselves, are not in the types)."""
+    inputs = [op for op in module.ops if op.name == "io.input"]
+    if len(inputs) != 1 or len(module.outputs) != 1:
+        raise SbirError(f"loihi2 lowering of @{module.name}: the Lava graph streams one input and one output "
+                        f"(this module has {len(inputs)} inputs and {len(module.outputs)} outputs)")
+    t = inputs[0].result.type
+    zero = np.zeros([1 if isinstance(d, str) else d for d in t.shape], np.dtype(NUMPY[t.dtype]))
+    layouts: dict[str, Layout] = {}
+    samples: dict[str, Any] = {}
+
+    def observe(op: Op, args: list[Any], outs: list[Any]) -> None:
+        for r, v in zip(op.results, outs):
+            samples[r.name] = v
+            if isinstance(v, SpikeArray):
+                sc = None if v.scale is None else list(np.shape(v.scale))
+                layouts[r.name] = Layout("spikes", list(v.counts.shape), str(v.counts.dtype), sc)
+            else:
+                a = np.asarray(v)
+                layouts[r.name] = Layout("tensor", list(a.shape), str(a.dtype), None)
+
+    Interpreter(module, record_activity=False, observer=observe)(**{inputs[0].params.name: zero})
+    return layouts, samples
+
+
+NUMPY = {"bool": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8",
+         "f16": "float16", "bf16": "float32", "f32": "float32", "f64": "float64"}
+
+
+def dense_parts(module: Module, op: Op, samples: dict[str, Any]) -> list[tuple[int, int]] | None:
+    """The input ranges of an integer projection a neurocore runs, or None if `op` stays on the host
+    (float weights or inputs, or thresholds per channel group, which take the float path)."""
+    if op.name != "syn.dense" or op.params.scale is None or op.operands[0].type.kind != "spikes":
+        return None
+    x = samples[op.operands[0].name]
+    if x.counts.ndim != 2 or (x.scale is not None and x.scale.ndim > 1 and x.scale.shape[-1] > 1):
+        return None
+    if op.params.residual is not None:
+        raise SbirError(f"loihi2 lowering: syn.dense %{op.result.name}: sparse residual codes do not fit 8-bit "
+                        "synapses (quantize with overflow=clamp)", op.where())
+    codes = module.weights.get(op.params.weight)
+    if np.abs(codes).max(initial=0) > 127:
+        raise SbirError(f"loihi2 lowering: syn.dense %{op.result.name}: weight codes beyond 8 bits "
+                        f"(|code| up to {int(np.abs(codes).max())}); quantize with weight-bits<=8", op.where())
+    return integer_parts(op.params, x, codes.shape[1])
+
+
+def folds_into_lif(module: Module, op: Op, users: list[Op], x: Any) -> bool:
+    """A projection of unit spikes with power-of-two scales and no bias, read only by neurocore LIFs:
+    its scales become Dense weight exponents and no host epilogue is needed."""
+    if not users or any(u.name != "neuron.loihi_lif" for u in users):
+        return False
+    if op.params.bias is not None or op.params.group is not None or x.scale is not None:
+        return False
+    exps = np.log2(np.asarray(module.weights.get(op.params.scale), np.float64))
+    return bool(np.all(exps == np.round(exps)) and np.all(np.abs(exps) <= 7))
+
+
+class Lowering:
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.layouts, self.samples = probe(module)
+        self.users = module.users()
+        self.procs: dict[str, ProcessSpec] = {}
+        self.conns: list[Connection] = []
+        self.weights: dict[str, np.ndarray] = {}
+        self.rank: dict[str, Rank] = {}       # value -> (step, hop) at which its data exists
+        self.kind: dict[int, str] = {}         # op index -> host | dense | folded | lif
+        self.parts: dict[int, list[tuple[int, int]]] = {}
+        self.producer = {r.name: i for i, op in enumerate(module.ops) for r in op.results}
+
+    def run(self) -> tuple[ProcessGraph, dict[str, np.ndarray]]:
+        m = self.module
+        self.classify()
+        self.assign_ranks()
+        in_value = next(op for op in m.ops if op.name == "io.input").result.name
+        out_value = m.outputs[0].name
+        in_size = math.prod(self.layouts[in_value].shape)
+        self.add(ProcessSpec("injector", "injector", "host", [], 0, out_ports={"out_port": 1 + in_size}))
+        groups: dict[Rank, list[int]] = {}
+        for i, op in enumerate(m.ops):
+            if self.kind[i] in ("host", "dense"):  # a Dense's float epilogue runs where its sums arrive
+                groups.setdefault(self.rank[op.results[0].name], []).append(i)
+        for r in sorted(groups):
+            self.add_group(r, groups[r])
+        for i, op in enumerate(m.ops):
+            if self.kind[i] in ("dense", "folded"):
+                self.add_dense(i, op)
+            elif self.kind[i] == "lif":
+                self.add_lif(op)
+        for r in sorted(groups):
+            self.connect_group(r, groups[r])
+        out_size = self.layouts[out_value].size
+        self.add(ProcessSpec("extractor", "extractor", "host", [], self.rank[out_value][0], in_ports={"in_port": out_size}))
+        self.conns.append(Connection(self.endpoint(out_value, "packed"), "extractor.in_port"))
+        g = ProcessGraph(m.name, list(self.procs.values()), self.conns, self.rank[out_value][0], in_size, out_size)
+        g.validate()
+        return g, self.weights
+
+    def add(self, spec: ProcessSpec) -> None:
+        self.procs[spec.name] = spec
+
+    def classify(self) -> None:
+        m = self.module
+        for i, op in enumerate(m.ops):
+            parts = dense_parts(m, op, self.samples)
+            if parts is not None:
+                self.parts[i] = parts
+                folded = folds_into_lif(m, op, self.users.get(op.result.name, []), self.samples[op.operands[0].name])
+                self.kind[i] = "folded" if folded else "dense"
+            elif op.name == "neuron.loihi_lif":
+                self.kind[i] = "lif"
+            else:
+                self.kind[i] = "host"
+
+    def assign_ranks(self) -> None:
+        """Host ops see a token when their latest operand does; a Dense adds one step; a LIF adds a
+        hop within the step (the group reading it must run after the one feeding it)."""
+        for i, op in enumerate(self.module.ops):
+            top = max([self.rank[v.name] for v in op.operands] or [(0, 0)])
+            if self.kind[i] in ("dense", "folded"):
+                r = (top[0] + 1, 0)
+            elif self.kind[i] == "lif":
+                r = (top[0], top[1] + 1)
+            else:
+                r = top
+            for res in op.results:
+                self.rank[res.name] = r
+
+    # ---- processes ----
+
+    def add_group(self, r: Rank, indices: list[int]) -> None:
+        ops = [self.module.ops[i] for i in indices]
+        places = {str(o.attrs.get("hw.where", "host")) for o in ops} - {"core"}
+        self.add(ProcessSpec(_group_name(r), "host", "embedded" if places == {"embedded"} else "host",
+                             [o.results[0].name for o in ops], r[0], in_ports={"tag": self.procs["injector"].out_ports["out_port"]},
+                             params={"ops": indices, "inputs": [], "accumulators": {}, "outputs": []}))
+        self.conns.append(Connection("injector.out_port", f"{_group_name(r)}.tag"))
+
+    def connect_group(self, r: Rank, indices: list[int]) -> None:
+        spec = self.procs[_group_name(r)]
+        inside = {res.name for i in indices for res in self.module.ops[i].results}
+        inputs, accs = spec.params["inputs"], spec.params["accumulators"]
+        for i in indices:
+            op = self.module.ops[i]
+            for v in op.operands:
+                if v.name in inside or any(x["value"] == v.name for x in inputs):
+                    continue
+                port = f"in{len(inputs)}"
+                spec.in_ports[port] = self.layouts[v.name].size
+                inputs.append({"port": port, "value": v.name, "delay": r[0] - self.rank[v.name][0]})
+                self.conns.append(Connection(self.endpoint(v.name, "packed"), f"{spec.name}.{port}"))
+            if self.kind[i] == "dense":
+                ports = []
+                for d in self.dense_pieces(op.result.name):
+                    port = f"acc{i}_{len(ports)}"
+                    spec.in_ports[port] = d.out_ports["a_out"]
+                    self.conns.append(Connection(f"{d.name}.a_out", f"{spec.name}.{port}"))
+                    ports.append(port)
+                accs[op.result.name] = ports
+
+    def dense_pieces(self, value: str) -> list[ProcessSpec]:
+        return [p for p in self.procs.values() if p.kind == "dense" and p.ops == [value]]
+
+    def add_dense(self, i: int, op: Op) -> None:
+        codes = np.asarray(self.module.weights.get(op.params.weight), np.int32)
+        pieces: list[tuple[str, np.ndarray, int]] = []
+        if self.kind[i] == "folded":
+            scales = np.asarray(self.module.weights.get(op.params.scale), np.float64)[:, 0]
+            exps = np.round(np.log2(scales)).astype(int)
+            for e in sorted(set(exps.tolist())):
+                pieces.append((f"e{e}", np.where((exps == e)[:, None], 2 * codes, 0), e - 1))
+        else:
+            for j, (lo, hi) in enumerate(self.parts[i]):
+                w = np.zeros_like(codes)
+                w[:, lo:hi] = 2 * codes[:, lo:hi]
+                pieces.append((f"p{j}", w, -1))
+        src = self.endpoint(op.operands[0].name, "counts")
+        for suffix, w, exp in pieces:
+            name = f"dense_{op.result.name}_{suffix}"
+            self.weights[f"{name}.weights"] = w.astype(np.int32)
+            self.add(ProcessSpec(name, "dense", "core", [op.result.name], self.rank[op.result.name][0],
+                                 in_ports={"s_in": codes.shape[1]}, out_ports={"a_out": codes.shape[0]},
+                                 params={"weights": f"{name}.weights", "weight_exp": exp, "num_message_bits": 8},
+                                 cores=list(range(*_core_range(op)))))
+            self.conns.append(Connection(src, f"{name}.s_in"))
+
+    def add_lif(self, op: Op) -> None:
+        p = op.params
+        name = f"lif_{op.result.name}"
+        n = math.prod(self.layouts[op.result.name].shape[1:])
+        lat = self.rank[op.result.name][0]
+        if p.bias_mant != 0 and lat > 0:
+            raise SbirError(f"loihi2 lowering: neuron.loihi_lif %{op.result.name}: a bias behind a synaptic delay "
+                            f"({lat} steps) would integrate before the first input arrives; use bias_mant=0 there",
+                            op.where())
+        self.add(ProcessSpec(name, "lif", "core", [op.result.name], lat, in_ports={"a_in": n}, out_ports={"s_out": n},
+                             params={"du": p.du, "dv": p.dv, "vth": p.vth, "bias_mant": p.bias_mant,
+                                     "bias_exp": p.bias_exp}, cores=list(range(*_core_range(op)))))
+        x = op.operands[0].name
+        if self.kind[self.producer[x]] == "folded":
+            for d in self.dense_pieces(x):
+                self.conns.append(Connection(f"{d.name}.a_out", f"{name}.a_in"))
+        else:
+            self.conns.append(Connection(self.endpoint(x, "floor"), f"{name}.a_in"))
+
+    def endpoint(self, value: str, encoding: str) -> str:
+        """The out port that sends `value` as `encoding` (packed: the whole value; counts: spike
+        counts for a Dense; floor: an integer current for a LIF), made on first use."""
+        if self.kind[self.producer[value]] == "lif":
+            return f"lif_{value}.s_out"
+        spec = self.procs[_group_name(self.rank[value])]
+        outs = spec.params["outputs"]
+        for o in outs:
+            if o["value"] == value and o["encoding"] == encoding:
+                return f"{spec.name}.{o['port']}"
+        port = f"out{len(outs)}"
+        lay = self.layouts[value]
+        outs.append({"port": port, "value": value, "encoding": encoding})
+        spec.out_ports[port] = lay.size if encoding == "packed" else math.prod(lay.shape)
+        return f"{spec.name}.{port}"
+
+
+def _group_name(r: Rank) -> str:
+    return f"host_{r[0]}_{r[1]}"
+
+
+def _core_range(op: Op) -> tuple[int, int]:
+    first, count = op.attrs.get("hw.cores", [0, 0])
+    return int(first), int(first) + int(count)
+
+
+def lower(module: Module) -> tuple[ProcessGraph, dict[str, np.ndarray]]:
+    """The process graph of `module` and the Dense weight matrices it names."""
+    return Lowering(module).run()

@@ -1,0 +1,143 @@
+"""The host-group Process: a set of IR ops that see a token at the same time step, run with the
+interpreter's own semantics on one token per step. Its ports differ per group, so each instance
+gets a ProcessModel class made for it (`model_for`), handed to Lava's run config per instance."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from sbcompile.ir import Module
+from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
+from sbcompile.ir.opdef import lookup
+from sbcompile.ir.runtime import SpikeArray
+
+# Modules by key, set before Lava forks its processes (Lava's runtime always forks), so that the
+# weights are shared with the children instead of copied into every process's parameters.
+MODULES: dict[str, Module] = {}
+
+
+class HostGroup(AbstractProcess):
+    def __init__(self, *, spec: dict, module_key: str, layouts: dict, **kwargs: Any) -> None:
+        super().__init__(spec=spec, module_key=module_key, layouts=layouts, name=spec["name"], **kwargs)
+        for port, size in spec["in_ports"].items():
+            setattr(self, port, InPort(shape=(size,)))
+        for port, size in spec["out_ports"].items():
+            setattr(self, port, OutPort(shape=(size,)))
+
+
+class _Context:
+    """The EvalContext of one op in a host group."""
+
+    def __init__(self, model: "PyHostGroupModel", index: int, position: int) -> None:
+        self.model, self.index, self.position = model, index, position
+
+    def weight(self, name: str) -> np.ndarray:
+        return self.model.module.weights.get(name)
+
+    def state(self) -> dict[str, Any]:
+        return self.model.states.setdefault(self.index, {})
+
+    def input(self, name: str) -> Any:
+        return self.model.token_input
+
+    def record(self, key: str, value: Any) -> None:
+        pass
+
+
+def unpack(vec: np.ndarray, lay: dict) -> Any:
+    n = int(np.prod(lay["shape"]))
+    data = np.asarray(vec[:n]).reshape(lay["shape"]).astype(lay["dtype"])
+    if lay["kind"] != "spikes":
+        return data
+    scale = None if lay["scale_shape"] is None else np.asarray(vec[n:]).reshape(lay["scale_shape"]).astype(np.float32)
+    return SpikeArray(data, scale)
+
+
+def pack(value: Any, encoding: str) -> np.ndarray:
+    if encoding == "counts":
+        return np.asarray(value.counts).reshape(-1).astype(np.int32)
+    if encoding == "floor":
+        v = value.decode() if isinstance(value, SpikeArray) else value
+        return np.floor(np.asarray(v, np.float64)).reshape(-1).astype(np.int32)
+    if isinstance(value, SpikeArray):
+        parts = [value.counts.reshape(-1).astype(np.float64)]
+        if value.scale is not None:
+            parts.append(np.asarray(value.scale, np.float64).reshape(-1))
+        return np.concatenate(parts)
+    return np.asarray(value, np.float64).reshape(-1)
+
+
+class PyHostGroupModel(PyLoihiProcessModel):
+    """Receives every port each step, delays early inputs to the group's step, and runs the ops
+    only on steps that carry a token (the injector's tag, seen `latency` steps late)."""
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.spec = proc_params["spec"]
+        self.module = MODULES[proc_params["module_key"]]
+        self.layouts = proc_params["layouts"]
+        p = self.spec["params"]
+        self.ops = [self.module.ops[i] for i in p["ops"]]
+        self.defs = [lookup(op.name) for op in self.ops]
+        self.tags: deque = deque(maxlen=self.spec["latency"] + 1)
+        self.fifos = {i["port"]: deque(maxlen=i["delay"] + 1) for i in p["inputs"]}
+        self.states: dict[int, dict] = {}
+        self.token_input: Any = None
+
+    def run_spk(self) -> None:
+        p = self.spec["params"]
+        head = self.tag.recv()
+        self.tags.append(int(head[0]))
+        arrived = {}
+        for i in p["inputs"]:
+            fifo = self.fifos[i["port"]]
+            fifo.append(getattr(self, i["port"]).recv())
+            arrived[i["value"]] = fifo[0] if len(fifo) == fifo.maxlen else None
+        sums = {v: [getattr(self, port).recv() for port in ports] for v, ports in p["accumulators"].items()}
+        tag_ = self.tags[0] if len(self.tags) == self.tags.maxlen else 0
+        if tag_ == 0:  # a bubble: no token here this step
+            for o in p["outputs"]:
+                getattr(self, o["port"]).send(np.zeros(self.spec["out_ports"][o["port"]]))
+            return
+        env = {v: unpack(vec, self.layouts[v]) for v, vec in arrived.items()}
+        if self.spec["latency"] == 0:
+            in_lay = next(lay for v, lay in self.layouts.items() if v in self._input_values())
+            self.token_input = unpack(head[1:], in_lay)
+        for index, op, d in zip(p["ops"], self.ops, self.defs):
+            args = [env[v.name] for v in op.operands]
+            if op.result.name in sums:
+                x = args[0]
+                parts = integer_parts(op.params, x, x.counts.shape[-1])
+                accs = [a.astype(np.int64).reshape(1, -1) for a in sums[op.result.name]]
+                scales = np.asarray(self.module.weights.get(op.params.scale), np.float32)
+                outs = [add_bias(op.params, integer_epilogue(op.params, x, parts, accs, scales), self.module.weights.get)]
+            else:
+                outs = d.evaluate(op.params, args, _Context(self, index, tag_ - 1))
+            for r, v in zip(op.results, outs):
+                env[r.name] = v
+        for o in p["outputs"]:
+            getattr(self, o["port"]).send(pack(env[o["value"]], o["encoding"]))
+
+    def _input_values(self) -> set[str]:
+        return {op.result.name for op in self.ops if op.name == "io.input"}
+
+
+def model_for(spec: dict) -> type:
+    """A ProcessModel class with one typed port attribute per port of this group."""
+    attrs: dict[str, Any] = {port: LavaPyType(PyInPort.VEC_DENSE, float) for port in spec["in_ports"]}
+    for o in spec["params"]["outputs"]:
+        dtype = float if o["encoding"] == "packed" else np.int32
+        attrs[o["port"]] = LavaPyType(PyOutPort.VEC_DENSE, dtype)
+    cls = type(f"PyHostGroupModel_{spec['name']}", (PyHostGroupModel,), attrs)
+    return requires(CPU)(tag("floating_pt")(implements(proc=HostGroup, protocol=LoihiProtocol)(cls)))

@@ -1,0 +1,141 @@
+"""The loihi2 target on Lava: the tiny model's logits and a plain LIF network's spikes equal the
+reference interpreter's bit for bit on Lava's fixed-point simulator; the process graph is
+checked at lowering, the artifact is deterministic, and missing pieces are named."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sbcompile.cli import main
+from sbcompile.frontend import load_sbir
+from sbcompile.ir import SbirError, print_module
+from sbcompile.targets import TARGETS
+from sbcompile.targets.loihi2.graph import ProcessGraph
+from sbcompile.targets.loihi2.lower import lower
+from sbcompile.targets.ref import RefSession
+
+from .lif_net import currents, lif_net
+
+ROOT = Path(__file__).parents[2]
+PROMPT = b"def main(argv):"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lava") / "tiny"
+    assert main([str(ROOT / "examples" / "tiny"), "-t", "loihi2", "-o", str(out)]) == 0
+    return out
+
+
+def reference_stream(module_path: Path, tokens: np.ndarray) -> np.ndarray:
+    """The reference interpreter fed one token per call, as the Lava graph streams them."""
+    ref = RefSession(load_sbir(module_path))
+    return np.concatenate([ref(tokens[i:i + 1]) for i in range(len(tokens))])
+
+
+def test_tiny_logits_equal_reference_bit_for_bit(tiny: Path, tmp_path: Path) -> None:
+    pytest.importorskip("lava")
+    # the acceptance's reference: the artifact's own module compiled for ref
+    assert main([str(tiny / "module.sbir"), "-t", "ref", "-o", str(tmp_path / "ref")]) == 0
+    module = load_sbir(tiny / "module.sbir")
+    session = TARGETS["loihi2"]().open(tiny, module)
+    try:
+        tokens = np.frombuffer(PROMPT, np.uint8).astype(np.int32)
+        prefill = session(tokens)
+        decode = [session(np.array([t], np.int32)) for t in (65, 10, 32)]
+    finally:
+        session.close()
+    expect = reference_stream(tmp_path / "ref" / "module.sbir", np.concatenate([tokens, [65, 10, 32]]).astype(np.int32))
+    got = np.concatenate([prefill, *decode])
+    assert got.shape == (len(PROMPT) + 3, 256)
+    assert np.array_equal(got, expect), f"max |diff| {np.abs(got - expect).max()}"
+    assert np.isfinite(got).all() and got.std() > 0.1
+
+
+def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
+    graph = ProcessGraph.from_json((tiny / "lava_graph.json").read_text())
+    module = load_sbir(tiny / "module.sbir")
+    projections = [op for op in module.ops if op.name == "syn.dense" and op.operands[0].type.kind == "spikes"]
+    dense = [p for p in graph.processes if p.kind == "dense"]
+    assert {p.ops[0] for p in dense} == {op.result.name for op in projections}
+    assert all(p.where == "core" and p.cores and p.params["weight_exp"] == -1 for p in dense)
+    report = json.loads((tiny / "report.json").read_text())
+    assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
+
+
+def test_lif_network_spikes_equal_reference(tmp_path: Path) -> None:
+    pytest.importorskip("lava")
+    m = lif_net()
+    (tmp_path / "net.sbir").write_text(print_module(m))
+    m.weights.save(str(tmp_path / "net.safetensors"))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "net.sbir"), "-t", "loihi2", "-o", str(out)]) == 0
+    graph = ProcessGraph.from_json((out / "lava_graph.json").read_text())
+    kinds = sorted(p.kind for p in graph.processes)
+    assert kinds.count("lif") == 3 and "dense" in kinds
+    # the projections feed the LIFs directly (scales as weight exponents), no host in between
+    hosts = [p for p in graph.processes if p.kind == "host"]
+    assert len(hosts) == 1 and hosts[0].ops == ["current"]
+    x = currents(60, 24)
+    module = load_sbir(out / "module.sbir")
+    session = TARGETS["loihi2"]().open(out, module)
+    try:
+        spikes = session(x)
+        with pytest.raises(SbirError, match="one sequence per session"):
+            session(x[:1])
+    finally:
+        session.close()
+    expect = RefSession(load_sbir(out / "module.sbir"))(x)
+    assert spikes.shape == (60, 16) and spikes.sum() > 20
+    assert np.array_equal(spikes, expect)
+
+
+def test_missing_connection_is_named_at_lowering(tiny: Path) -> None:
+    graph, _ = lower(load_sbir(tiny / "module.sbir"))
+    dense = next(p for p in graph.processes if p.kind == "dense")
+    broken = dataclasses.replace(graph, connections=[c for c in graph.connections if c.dst != f"{dense.name}.s_in"])
+    with pytest.raises(SbirError, match=rf"%{dense.ops[0]} \(process {dense.name}\): input port 's_in' has no connection"):
+        broken.validate()
+
+
+def test_shape_mismatch_is_named_at_lowering(tiny: Path) -> None:
+    graph, _ = lower(load_sbir(tiny / "module.sbir"))
+    dense = next(p for p in graph.processes if p.kind == "dense")
+    dense.in_ports["s_in"] += 1
+    with pytest.raises(SbirError, match=rf"%{dense.ops[0]} \({dense.name}.s_in\) takes 129 values per step but"):
+        graph.validate()
+
+
+def test_artifact_is_deterministic(tiny: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    assert main([str(ROOT / "examples" / "tiny"), "-t", "loihi2", "-o", str(again)]) == 0
+    for name in ("lava_graph.json", "lava_weights.safetensors", "module.sbir"):
+        assert (again / name).read_bytes() == (tiny / name).read_bytes(), name
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sbcompile", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_meta_weights_map_but_do_not_run(tmp_path: Path) -> None:
+    out = tmp_path / "meta"
+    assert main(["spikingbrain-7b", "-t", "loihi2", "--system", "hala-point", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["lava"]["emitted"] is False and "meta" in report["lava"]["why"]
+    r = run_cli("run", str(out), "--tokens", str(ROOT / "examples" / "tiny" / "calib.txt"))
+    assert r.returncode == 1 and "no lava_graph.json" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hardware_run_says_what_is_missing(tiny: Path) -> None:
+    pytest.importorskip("lava")
+    r = run_cli("run", str(tiny), "--text", "x", "--hardware")
+    assert r.returncode == 1 and "lava-loihi" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("run", str(tiny), "--text", "x", "--hardware", "--target", "ref")
+    assert r.returncode == 1 and "--hardware does not apply to target 'ref'" in r.stderr
