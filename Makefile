@@ -33,17 +33,19 @@ $(STAMP): pyproject.toml
 test: setup
 	$(VPY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
-# The main job: compile the tiny trained SpikingBrain for the reference target, generate, show sparsity.
+# The main job: compile the tiny trained SpikingBrain for Loihi 2 (mapping, schedule, energy and a
+# Lava process graph), generate from a short prompt on Lava's fixed-point simulator, show the outputs.
 demo: setup
-	$(VENV)/bin/sbcompile examples/tiny -t ref -o out/tiny
-	$(VENV)/bin/sbcompile run out/tiny --text 'def main(argv):' --generate 64 --stats
-	@echo "report: out/tiny/report.md   IR: out/tiny/module.sbir"
+	$(VENV)/bin/sbcompile examples/tiny -t loihi2 -o out/tiny
+	$(VENV)/bin/sbcompile run out/tiny --text "$$(printf 'def add(a, b):\n    return')" --generate 32
+	@echo "report: out/tiny/report.md   mesh picture: out/tiny/mesh.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
 
 bench: setup
 	$(VPY) benchmarks/ir_text.py
 	$(VPY) benchmarks/ref_speed.py
 	$(VPY) benchmarks/k_sweep.py
 	$(VPY) benchmarks/placement.py
+	$(VPY) benchmarks/lava_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -99,7 +99,8 @@ class LavaSession:
         return np.concatenate([v.decode() if hasattr(v, "decode") else v for v in vals])
 
     def activity(self) -> dict[str, Any]:
-        return {"total": {}, "ops": {}}
+        raise SbirError("loihi2: spike statistics are gathered by the reference interpreter; "
+                        "run the same artifact with --target ref --stats")
 
     def close(self) -> None:
         if self.injector.runtime is not None and not getattr(self, "_closed", False):
