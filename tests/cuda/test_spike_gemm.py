@@ -25,7 +25,8 @@ def run(fn, dev: str, s, w, scale, vth, bias):
     return fn(t(s), t(w), t(scale), t(vth), None if bias is None else t(bias)).cpu().numpy()
 
 
-@pytest.mark.parametrize("m,n,k,with_bias", [(37, 72, 256, True), (5, 40, 200, False), (130, 264, 128, True)])
+@pytest.mark.parametrize("m,n,k,with_bias", [(37, 72, 256, True), (5, 40, 200, False), (130, 264, 128, True),
+                                               (1, 96, 384, True)])
 def test_per_channel_exact(device: str, m: int, n: int, k: int, with_bias: bool) -> None:
     s, w, vth, bias = operands(m, n, k, seed=m)
     scale = (np.random.default_rng(k).random(n) / 127).astype(np.float32)

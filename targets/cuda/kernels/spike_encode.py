@@ -10,6 +10,8 @@ differ only when the float64 mean sits within a few float64 ulps of a float32 ro
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -70,6 +72,13 @@ _CONFIGS = {
 _TUNED = autotuned(_spike_encode_kernel, _CONFIGS, key=["N", "INT8"])
 
 
+@functools.lru_cache(maxsize=64)
+def _params(k: float, vth_min: float, vth_max: float, device: torch.device) -> torch.Tensor:
+    """k and the bounds as a float64 device tensor, made once: no host-to-device copy per call, so a
+    CUDA graph can capture the encoder."""
+    return torch.tensor([k, vth_min, vth_max], dtype=torch.float64, device=device)
+
+
 def _encode(x: torch.Tensor, k: float, vth_min: float, vth_max: float, int8: bool,
             flavour: Flavour) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     shape = x.shape
@@ -80,7 +89,7 @@ def _encode(x: torch.Tensor, k: float, vth_min: float, vth_max: float, int8: boo
     s = torch.empty((m, n), dtype=torch.int8 if int8 else torch.int32, device=x.device)
     vth = torch.empty((m,), dtype=torch.float32, device=x.device)
     sat = torch.empty((m,), dtype=torch.int32, device=x.device)
-    par = torch.tensor([k, vth_min, vth_max], dtype=torch.float64, device=x.device)
+    par = _params(k, vth_min, vth_max, x.device)
     block = min(triton.next_power_of_2(n), MAX_BLOCK)
     _TUNED[flavour][(m,)](x2, s, vth, sat, par, n, x2.stride(0), s.stride(0), BLOCK=block, INT8=int8)
     return s.reshape(shape), vth.reshape(*shape[:-1], 1), sat.reshape(shape[:-1])

@@ -76,10 +76,19 @@ _CONFIGS = {
     "metax": [_gemm_config(128, 128, 128, 8, 2), _gemm_config(64, 128, 128, 4, 2),
               _gemm_config(128, 64, 128, 4, 2)],
 }
+# M <= SMALL_M (decode): a 16-row tile (the smallest int8 tl.dot) and narrow column blocks, so that
+# the weight stream is spread over many programs (a 128-row tile would leave most SMs idle)
+_SMALL_CONFIGS = {
+    "cuda": [_gemm_config(16, 32, 128, 4, 6), _gemm_config(16, 64, 128, 4, 6), _gemm_config(16, 16, 128, 4, 8),
+             _gemm_config(16, 32, 128, 2, 8), _gemm_config(16, 128, 128, 4, 4)],
+    "metax": [_gemm_config(16, 32, 128, 4, 2), _gemm_config(16, 64, 128, 4, 2)],
+}
+SMALL_M = 16
 # the group variant needs one group per K step
 _GROUP_CONFIGS = {f: [c for c in cs if c.kwargs["BLOCK_K"] == 128] for f, cs in _CONFIGS.items()}
 _KEY = ["M", "N", "K", "HAS_BIAS", "EVEN_K"]
 _TUNED = autotuned(_spike_gemm_kernel, _CONFIGS, key=_KEY)
+_TUNED_SMALL = autotuned(_spike_gemm_kernel, _SMALL_CONFIGS, key=_KEY)
 _TUNED_GROUPED = autotuned(_spike_gemm_kernel, _GROUP_CONFIGS, key=_KEY)
 GROUP = 128
 
@@ -96,11 +105,12 @@ def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Te
     scale = scale.to(torch.float32).reshape(n, -1).contiguous()
     y = torch.empty((m, n), dtype=out_dtype, device=s.device)
     bias = bias.to(torch.float32).contiguous() if bias is not None else None
-    if flavour == "cuda" and not interpreting() and spike_gemm_tma.usable(s2):
+    small = m <= SMALL_M and not grouped
+    if flavour == "cuda" and not small and not interpreting() and spike_gemm_tma.usable(s2):
         spike_gemm_tma.launch(s2, w, scale, vth, bias, y, grouped)
         return y.reshape(*lead, n)
     grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
-    tuned = (_TUNED_GROUPED if grouped else _TUNED)[flavour]
+    tuned = (_TUNED_GROUPED if grouped else _TUNED_SMALL if small else _TUNED)[flavour]
     tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, y, m, n, k,
                 s2.stride(0), w.stride(0), y.stride(0), scale.stride(0),
                 HAS_BIAS=bias is not None, GROUPED=grouped, EVEN_K=k % 128 == 0,
