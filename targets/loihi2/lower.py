@@ -239,10 +239,6 @@ class Lowering:
         name = f"lif_{op.result.name}"
         n = math.prod(self.layouts[op.result.name].shape[1:])
         lat = self.rank[op.result.name][0]
-        if p.bias_mant != 0 and lat > 0:
-            raise SbirError(f"loihi2 lowering: neuron.loihi_lif %{op.result.name}: a bias behind a synaptic delay "
-                            f"({lat} steps) would integrate before the first input arrives; use bias_mant=0 there",
-                            op.where())
         self.add(ProcessSpec(name, "lif", "core", [op.result.name], lat, in_ports={"a_in": n}, out_ports={"s_out": n},
                              params={"du": p.du, "dv": p.dv, "vth": p.vth, "bias_mant": p.bias_mant,
                                      "bias_exp": p.bias_exp}, cores=list(range(*_core_range(op)))))

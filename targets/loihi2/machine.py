@@ -39,7 +39,7 @@ class Loihi2Chip(BaseModel):
     axon_overhead_bits: int = Field(10, description="synapse-memory bits per input axon beyond its weights "
                                     "(Loihi 1's per-run header, nengo-loihi SynapseConfig.bits_per_axon)")
     formats: NumberFormats = LOIHI2_FORMATS
-    core_ops: tuple[str, ...] = Field(("syn.dense", "neuron.lif"), description="ops a neurocore executes")
+    core_ops: tuple[str, ...] = Field(("syn.dense", "neuron.lif", "neuron.loihi_lif"), description="ops a neurocore executes")
     embedded_ops: tuple[str, ...] = Field(
         ("spike.encode", "spike.decode", "nn.relu", "nn.silu", "nn.sigmoid", "nn.logsigmoid", "nn.scale", "nn.add",
          "nn.mul", "seq.rope"),

@@ -6,8 +6,11 @@ the last token to reach the output, so a call returns every token's output."""
 from __future__ import annotations
 
 import atexit
-from pathlib import Path
-from typing import Any
+import multiprocessing
+import os
+import signal
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
@@ -22,9 +25,9 @@ from sbcompile.ir import Module, SbirError
 
 from .graph import ProcessGraph
 from .lower import probe
-from .processes.host import MODULES, HostGroup, model_for, unpack
+from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
 
-CHUNK = 256  # tokens per Lava run; the I/O buffers hold a chunk and the pipeline's drain
+CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
 
 
 class LavaSession:
@@ -36,11 +39,13 @@ class LavaSession:
             raise SbirError("loihi2: running on a Loihi 2 system needs Intel's lava-loihi extension "
                             "(not installed here); without --hardware the artifact runs on Lava's simulator")
         key = f"{module.name}:{id(self)}"
-        MODULES[key] = module
+        self.errors = multiprocessing.SimpleQueue()
+        SHARED[key] = Shared(module, self.errors, os.getpid())
         self.layouts = {v: vars(lay) for v, lay in probe(module)[0].items()}
         self.out_layout = self.layouts[module.outputs[0].name]
-        buffer = CHUNK + graph.output_latency
+        buffer = CHUNK
         self.procs: dict[str, Any] = {}
+        self.pending_bias: list[tuple[int, Any, int]] = []  # (steps to run first, LIF, bias mantissa)
         models: dict[Any, type] = {}
         for spec in graph.processes:
             if spec.kind == "injector":
@@ -55,8 +60,11 @@ class LavaSession:
                              num_message_bits=p["num_message_bits"], name=spec.name)
             elif spec.kind == "lif":
                 p = spec.params
+                late = spec.latency > 0 and p["bias_mant"] != 0
                 proc = LIF(shape=(spec.in_ports["a_in"],), du=p["du"], dv=p["dv"], vth=p["vth"],
-                           bias_mant=p["bias_mant"], bias_exp=p["bias_exp"], name=spec.name)
+                           bias_mant=0 if late else p["bias_mant"], bias_exp=p["bias_exp"], name=spec.name)
+                if late:
+                    self.pending_bias.append((spec.latency, proc, p["bias_mant"]))
             else:
                 proc = HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts)
                 models[proc] = model_for(vars(spec))
@@ -69,40 +77,78 @@ class LavaSession:
         self.run_cfg = cfg(select_tag="fixed_pt", exception_proc_model_map=models)
         self.injector.create_runtime(run_cfg=self.run_cfg)
         self.position = 0
-        self.steps = 0
         self.calls = 0
         self.has_neurons = any(s.kind == "lif" for s in graph.processes)
         atexit.register(self.close)
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        """Inject one input per step, then `output_latency` empty steps so the last one reaches
+        the output; run in segments that the I/O buffers hold, with no gaps between them."""
         if self.has_neurons and self.calls:
             raise SbirError("loihi2: a graph with built-in neurons runs one sequence per session (their state "
                             "keeps evolving over the steps that drain the pipeline)")
         self.calls += 1
         x = np.asarray(inputs)
-        outs = [self._chunk(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)]
-        return np.concatenate(outs)
-
-    def _chunk(self, x: np.ndarray) -> np.ndarray:
-        lat = self.graph.output_latency
-        width = self.graph.input_size
-        for row in x:
-            self.position += 1
-            self.injector.send(np.concatenate([[self.position], np.asarray(row, np.float64).reshape(-1)]))
-        for _ in range(lat):
-            self.injector.send(np.zeros(width + 1))
-        steps = len(x) + lat
-        self.injector.run(condition=RunSteps(num_steps=steps), run_cfg=self.run_cfg)
-        self.steps += steps
-        got = [self.extractor.receive() for _ in range(steps)][lat:]
-        vals = [unpack(g, self.out_layout) for g in got]
+        lat, width = self.graph.output_latency, self.graph.input_size
+        total = len(x) + lat
+        got: list[np.ndarray] = []
+        done = 0
+        while done < total:
+            stop = min(total, done + CHUNK, *[s for s, _, _ in self.pending_bias if s > done])
+            for i in range(done, stop):
+                if i < len(x):
+                    self.position += 1
+                    row = np.concatenate([[self.position], np.asarray(x[i], np.float64).reshape(-1)])
+                else:
+                    row = np.zeros(width + 1)
+                self.injector.send(row)
+            with self.failures_raised():
+                self.injector.run(condition=RunSteps(num_steps=stop - done), run_cfg=self.run_cfg)
+                got += [self.extractor.receive() for _ in range(stop - done)]
+            done = stop
+            self._switch_biases(done)
+        vals = [unpack(g, self.out_layout) for g in got[lat:]]
         return np.concatenate([v.decode() if hasattr(v, "decode") else v for v in vals])
+
+    def _switch_biases(self, steps_run: int) -> None:
+        """A LIF behind synaptic delays gets its bias from the step its first input arrives:
+        before that the reference has not started it, so it must not integrate anything."""
+        for item in [b for b in self.pending_bias if b[0] == steps_run]:
+            _, proc, mant = item
+            proc.bias_mant.set(np.full(proc.bias_mant.shape, mant))
+            self.pending_bias.remove(item)
 
     def activity(self) -> dict[str, Any]:
         raise SbirError("loihi2: spike statistics are gathered by the reference interpreter; "
                         "run the same artifact with --target ref --stats")
 
+    @contextmanager
+    def failures_raised(self) -> Iterator[None]:
+        """A host group that fails signals this process: stop waiting on Lava, end its processes
+        (they would wait for the failed one forever) and raise the group's error."""
+        def failed(signum: int, frame: Any) -> None:
+            raise _GroupFailed
+
+        try:
+            previous = signal.signal(signal.SIGUSR1, failed)
+        except ValueError:  # not the main thread: no handler can be installed
+            yield
+            return
+        try:
+            yield
+        except _GroupFailed:
+            for child in multiprocessing.active_children():
+                child.kill()
+            self._closed = True
+            raise SbirError(f"loihi2: Lava run failed in {self.errors.get()}") from None
+        finally:
+            signal.signal(signal.SIGUSR1, previous)
+
     def close(self) -> None:
         if self.injector.runtime is not None and not getattr(self, "_closed", False):
             self._closed = True
             self.injector.stop()
+
+
+class _GroupFailed(Exception):
+    pass

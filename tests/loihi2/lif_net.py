@@ -1,5 +1,6 @@
 """A plain three-layer LIF network in Loihi's fixed point, built in IR: integer input currents
-drive a bias-free input layer; two projections of its unit spikes feed two more layers."""
+drive the input layer; projections of unit spikes feed two more, whose biases must start only
+when their first input arrives through the synaptic delays."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def lif_net(seed: int = 0, sizes: tuple[int, ...] = (24, 32, 16)) -> Module:
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
         m.weights.add(f"fc{i}.weight", (rng.standard_normal((n_out, n_in)) * 300).astype(np.float32))
         cur = b.op("syn.dense", [s], weight=f"fc{i}.weight", out_features=n_out, result=f"i{i}")
-        s = b.op("neuron.loihi_lif", [cur], du=3000, dv=400, vth=300, result=f"s{i}")
+        s = b.op("neuron.loihi_lif", [cur], du=3000, dv=400, vth=300, bias_mant=-40 * i, bias_exp=1, result=f"s{i}")
     b.output(s)
     return m
 

@@ -4,7 +4,10 @@ gets a ProcessModel class made for it (`model_for`), handed to Lava's run config
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,9 +25,19 @@ from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
 from sbcompile.ir.opdef import lookup
 from sbcompile.ir.runtime import SpikeArray
 
-# Modules by key, set before Lava forks its processes (Lava's runtime always forks), so that the
-# weights are shared with the children instead of copied into every process's parameters.
-MODULES: dict[str, Module] = {}
+@dataclass
+class Shared:
+    """What a session hands its host groups through the fork (Lava's runtime always forks): the
+    module, so the weights are shared instead of copied into every process's parameters, and
+    where to report a failure. Lava's simulator hangs when a process raises, so a group puts
+    its error on `errors`, signals the session's process and exits."""
+
+    module: Module
+    errors: Any  # a multiprocessing SimpleQueue
+    session_pid: int
+
+
+SHARED: dict[str, Shared] = {}
 
 
 class HostGroup(AbstractProcess):
@@ -85,7 +98,8 @@ class PyHostGroupModel(PyLoihiProcessModel):
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self.spec = proc_params["spec"]
-        self.module = MODULES[proc_params["module_key"]]
+        self.shared = SHARED[proc_params["module_key"]]
+        self.module = self.shared.module
         self.layouts = proc_params["layouts"]
         p = self.spec["params"]
         self.ops = [self.module.ops[i] for i in p["ops"]]
@@ -94,8 +108,19 @@ class PyHostGroupModel(PyLoihiProcessModel):
         self.fifos = {i["port"]: deque(maxlen=i["delay"] + 1) for i in p["inputs"]}
         self.states: dict[int, dict] = {}
         self.token_input: Any = None
+        self.input_value = next((op.result.name for op in self.ops if op.name == "io.input"), None)
 
     def run_spk(self) -> None:
+        try:
+            self.step()
+        except Exception as e:  # noqa: BLE001  (any failure must reach the session, not hang it)
+            self.shared.errors.put(f"{self.spec['name']} (ops {', '.join('%' + o for o in self.spec['ops'][:3])}"
+                                   f"{', ...' if len(self.spec['ops']) > 3 else ''}) at step {self.time_step}: "
+                                   f"{type(e).__name__}: {e}")
+            os.kill(self.shared.session_pid, signal.SIGUSR1)
+            os._exit(1)
+
+    def step(self) -> None:
         p = self.spec["params"]
         head = self.tag.recv()
         self.tags.append(int(head[0]))
@@ -111,9 +136,8 @@ class PyHostGroupModel(PyLoihiProcessModel):
                 getattr(self, o["port"]).send(np.zeros(self.spec["out_ports"][o["port"]]))
             return
         env = {v: unpack(vec, self.layouts[v]) for v, vec in arrived.items()}
-        if self.spec["latency"] == 0:
-            in_lay = next(lay for v, lay in self.layouts.items() if v in self._input_values())
-            self.token_input = unpack(head[1:], in_lay)
+        if self.input_value is not None:
+            self.token_input = unpack(head[1:], self.layouts[self.input_value])
         for index, op, d in zip(p["ops"], self.ops, self.defs):
             args = [env[v.name] for v in op.operands]
             if op.result.name in sums:
@@ -128,9 +152,6 @@ class PyHostGroupModel(PyLoihiProcessModel):
                 env[r.name] = v
         for o in p["outputs"]:
             getattr(self, o["port"]).send(pack(env[o["value"]], o["encoding"]))
-
-    def _input_values(self) -> set[str]:
-        return {op.result.name for op in self.ops if op.name == "io.input"}
 
 
 def model_for(spec: dict) -> type:
