@@ -12,7 +12,13 @@ reduce across a layer.
 `coding` and `steps` say how counts travel as spike trains over `steps` virtual time steps, and
 so how large a count can get: binary (0..steps, negatives dropped), ternary (-steps..steps),
 bitwise (sign and magnitude, one bit per step: -(2^steps - 1)..2^steps - 1). `count` sends graded
-spikes (the count itself, unbounded). Counts beyond the range saturate, and are counted."""
+spikes (the count itself, unbounded). Counts beyond the range saturate, and are counted.
+
+With `frac_bits` = f the encoder computes in integers, as a neuromorphic chip's cores do: the input
+arrives as 24-bit fixed point x_q = clip(rint(x 2^f), +-(2^23 - 1)); the threshold is
+V_q = clip(round_half_up(sum|x_q| / (n k)), max(1, ceil(vth_min 2^f)), floor(vth_max 2^f)) with k
+taken as k256 / 256 (n: channels, or the group's), computed as (256 A + (k256 n) // 2) // (k256 n);
+s = x_q / V_q rounded half to even; the spikes stand for s V_q 2^-f."""
 
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ class EncodeParams(Params):
     steps: int | None = None
     static: str | None = None
     group: int | None = None
+    frac_bits: int | None = None
 
 
 def adaptive_threshold(x: np.ndarray, p: EncodeParams) -> np.ndarray:
@@ -61,6 +68,42 @@ def static_thresholds(vth: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(np.asarray(vth, np.float32), channels // len(vth))
 
 
+FIXED_LIMIT = 2 ** 23 - 1  # 24-bit payloads and state
+
+
+def fixed_input(x: np.ndarray, frac_bits: int) -> np.ndarray:
+    """x as 24-bit fixed point with `frac_bits` fraction bits (int64)."""
+    return np.clip(np.rint(np.asarray(x, np.float64) * 2.0 ** frac_bits), -FIXED_LIMIT, FIXED_LIMIT).astype(np.int64)
+
+
+def fixed_encode(xq: np.ndarray, p: EncodeParams) -> tuple[np.ndarray, np.ndarray]:
+    """Integer counts (before the coding's saturation) and the integer threshold V_q of each
+    token (or channel group), broadcast to [..., 1] (or [..., channels])."""
+    f = p.frac_bits or 0
+    n = p.group or xq.shape[-1]
+    g = np.abs(xq).reshape(*xq.shape[:-1], -1, n).sum(axis=-1, keepdims=True)
+    k256 = max(1, int(round(p.k * 256)))
+    vth = (g * 256 + (k256 * n) // 2) // (k256 * n)
+    vth = np.clip(vth, max(1, int(np.ceil(p.vth_min * 2.0 ** f))), max(1, int(np.floor(p.vth_max * 2.0 ** f))))
+    vth = np.broadcast_to(vth, (*xq.shape[:-1], xq.shape[-1] // n, n)).reshape(xq.shape) if p.group else vth[..., 0]
+    q, r = np.divmod(xq, vth)
+    return q + ((2 * r > vth) | ((2 * r == vth) & (q % 2 == 1))), vth
+
+
+def fixed_scale(vth: np.ndarray, frac_bits: int) -> np.ndarray:
+    return (vth * 2.0 ** -frac_bits).astype(np.float32)
+
+
+def saturated(counts: np.ndarray, p: EncodeParams, ctx: EvalContext) -> np.ndarray:
+    """Counts clipped to the coding's range, the clipped ones recorded."""
+    bounds = count_range(p.coding, p.steps)
+    if bounds is None:
+        return counts
+    clipped = np.clip(counts, *bounds)
+    ctx.record("saturated", int((clipped != counts).sum()))
+    return clipped
+
+
 @register
 class Encode(OpDef):
     """Float activations -> integer spike counts with a threshold per token (or per channel group)."""
@@ -76,6 +119,8 @@ class Encode(OpDef):
         expect((p.coding == "count") == (p.steps is None), f"coding '{p.coding}' and steps {p.steps} do not go together "
                "(count coding has no steps; the others need them)")
         expect(p.steps is None or p.steps >= 1, f"steps must be at least 1, got {p.steps}")
+        expect(p.frac_bits is None or (0 <= p.frac_bits <= 23 and p.static is None),
+               f"frac_bits must lie in [0, 23] and exclude a static threshold, got {p.frac_bits}")
         n = ts[0].shape[-1] if ts[0].shape else 1
         expect(p.group is None or (p.group > 0 and (not isinstance(n, int) or n % p.group == 0)),
                f"group {p.group} does not divide the {n} channels")
@@ -83,17 +128,15 @@ class Encode(OpDef):
 
     def evaluate(self, p: EncodeParams, args: list[Any], ctx: EvalContext) -> list[Any]:
         x = args[0]
+        if p.frac_bits is not None:
+            counts, vth = fixed_encode(fixed_input(x, p.frac_bits), p)
+            return [SpikeArray(saturated(counts, p, ctx).astype(np.int32), fixed_scale(vth, p.frac_bits))]
         if p.static is not None:
             vth = static_thresholds(ctx.weight(p.static), x.shape[-1])
         else:
             vth = adaptive_threshold(x, p)
         counts = np.rint(x.astype(np.float64) / vth.astype(np.float64)).astype(np.int64)
-        bounds = count_range(p.coding, p.steps)
-        if bounds is not None:
-            clipped = np.clip(counts, *bounds)
-            ctx.record("saturated", int((clipped != counts).sum()))
-            counts = clipped
-        return [SpikeArray(counts.astype(np.int32), vth)]
+        return [SpikeArray(saturated(counts, p, ctx).astype(np.int32), vth)]
 
 
 @register

@@ -137,6 +137,8 @@ class Lowering:
                 self.add_dense(i, op)
             elif self.kind[i] == "lif":
                 self.add_lif(op)
+            elif self.kind[i] == "encoder":
+                self.add_encoder(op)
         for r in sorted(groups):
             self.connect_group(r, groups[r])
         out_size = self.layouts[out_value].size
@@ -159,17 +161,20 @@ class Lowering:
                 self.kind[i] = "folded" if folded else "dense"
             elif op.name == "neuron.loihi_lif":
                 self.kind[i] = "lif"
+            elif op.name == "spike.encode" and op.params.frac_bits is not None:
+                self.kind[i] = "encoder"
             else:
                 self.kind[i] = "host"
 
     def assign_ranks(self) -> None:
         """Host ops see a token when their latest operand does; a Dense adds one step; a LIF adds a
-        hop within the step (the group reading it must run after the one feeding it)."""
+        hop within the step (the group reading it must run after the one feeding it), and so does a
+        fixed-point encoder."""
         for i, op in enumerate(self.module.ops):
             top = max([self.rank[v.name] for v in op.operands] or [(0, 0)])
             if self.kind[i] in ("dense", "folded"):
                 r = (top[0] + 1, 0)
-            elif self.kind[i] == "lif":
+            elif self.kind[i] in ("lif", "encoder"):
                 r = (top[0], top[1] + 1)
             else:
                 r = top
@@ -249,11 +254,26 @@ class Lowering:
         else:
             self.conns.append(Connection(self.endpoint(x, "floor"), f"{name}.a_in"))
 
+    def add_encoder(self, op: Op) -> None:
+        name = f"enc_{op.result.name}"
+        lay = self.layouts[op.result.name]
+        n = math.prod(lay.shape)
+        params = {k: v for k, v in op.params.model_dump().items() if k != "static"}
+        self.add(ProcessSpec(name, "encoder", str(op.attrs.get("hw.where", "embedded")), [op.result.name],
+                             self.rank[op.result.name][0], in_ports={"x_in": n},
+                             out_ports={"s_out": n, "packed_out": lay.size}, params=params))
+        self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
+                                     f"{name}.x_in"))
+
     def endpoint(self, value: str, encoding: str) -> str:
         """The out port that sends `value` as `encoding` (packed: the whole value; counts: spike
-        counts for a Dense; floor: an integer current for a LIF), made on first use."""
-        if self.kind[self.producer[value]] == "lif":
+        counts for a Dense; floor: an integer current for a LIF; fixed:F: 24-bit fixed point with F
+        fraction bits for an encoder), made on first use."""
+        kind = self.kind[self.producer[value]]
+        if kind == "lif":
             return f"lif_{value}.s_out"
+        if kind == "encoder":
+            return f"enc_{value}.{'s_out' if encoding == 'counts' else 'packed_out'}"
         spec = self.procs[_group_name(self.rank[value])]
         outs = spec.params["outputs"]
         for o in outs:

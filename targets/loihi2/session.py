@@ -25,6 +25,7 @@ from sbcompile.ir import Module, SbirError
 
 from .graph import ProcessGraph
 from .lower import probe
+from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
 from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
 
 CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
@@ -65,6 +66,10 @@ class LavaSession:
                            bias_mant=0 if late else p["bias_mant"], bias_exp=p["bias_exp"], name=spec.name)
                 if late:
                     self.pending_bias.append((spec.latency, proc, p["bias_mant"]))
+            elif spec.kind == "encoder":
+                proc = SpikeEncoder(n=spec.in_ports["x_in"], scale_size=spec.out_ports["packed_out"] - spec.in_ports["x_in"],
+                                    params=spec.params, name=spec.name)
+                models[proc] = PySpikeEncoderFixed
             else:
                 proc = HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts)
                 models[proc] = model_for(vars(spec))

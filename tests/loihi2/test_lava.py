@@ -66,6 +66,9 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     dense = [p for p in graph.processes if p.kind == "dense"]
     assert {p.ops[0] for p in dense} == {op.result.name for op in projections}
     assert all(p.where == "core" and p.cores and p.params["weight_exp"] == -1 for p in dense)
+    encoders = [p for p in graph.processes if p.kind == "encoder"]
+    assert {p.ops[0] for p in encoders} == {op.result.name for op in module.ops if op.name == "spike.encode"}
+    assert all(p.params["frac_bits"] is not None for p in encoders)
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 

@@ -21,6 +21,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sbcompile.ir import Module
+from sbcompile.ir.dialects.spike import fixed_input
 from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
 from sbcompile.ir.opdef import lookup
 from sbcompile.ir.runtime import SpikeArray
@@ -78,6 +79,8 @@ def unpack(vec: np.ndarray, lay: dict) -> Any:
 
 
 def pack(value: Any, encoding: str) -> np.ndarray:
+    if encoding.startswith("fixed:"):
+        return fixed_input(value, int(encoding[6:])).reshape(-1).astype(np.int32)
     if encoding == "counts":
         return np.asarray(value.counts).reshape(-1).astype(np.int32)
     if encoding == "floor":
@@ -158,7 +161,7 @@ def model_for(spec: dict) -> type:
     """A ProcessModel class with one typed port attribute per port of this group."""
     attrs: dict[str, Any] = {port: LavaPyType(PyInPort.VEC_DENSE, float) for port in spec["in_ports"]}
     for o in spec["params"]["outputs"]:
-        dtype = float if o["encoding"] == "packed" else np.int32
+        dtype = float if o["encoding"] == "packed" else np.int32  # counts, floor and fixed are integers
         attrs[o["port"]] = LavaPyType(PyOutPort.VEC_DENSE, dtype)
     cls = type(f"PyHostGroupModel_{spec['name']}", (PyHostGroupModel,), attrs)
     return requires(CPU)(tag("floating_pt")(implements(proc=HostGroup, protocol=LoihiProtocol)(cls)))
