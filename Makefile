@@ -37,7 +37,7 @@ test: setup
 # Lava process graph), generate from a short prompt on Lava's fixed-point simulator, show the outputs.
 demo: setup
 	$(VENV)/bin/sbcompile examples/tiny -t loihi2 -o out/tiny
-	$(VENV)/bin/sbcompile run out/tiny --text "$$(printf 'def add(a, b):\n    return')" --generate 32
+	$(VENV)/bin/sbcompile run out/tiny --text "$$(printf 'def add(a, b):\n    return')" --generate 24 --stats
 	@echo "report: out/tiny/report.md   mesh picture: out/tiny/mesh.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
 
 bench: setup

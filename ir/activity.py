@@ -62,6 +62,19 @@ class SpikeStats:
         self.bit_slots += int(np.maximum(WINDOW, _bit_length(a)).sum())
         self.max_abs = max(self.max_abs, int(a.max(initial=0)))
 
+    COUNTERS = ("tokens", "zeros", "small", "bit_spikes", "bit_slots", "max_abs")
+
+    def to_vector(self) -> np.ndarray:
+        """The totals as one int64 vector (counters, then abs_sum per channel): how a process
+        that cannot return objects (a Lava process) hands them over."""
+        return np.concatenate([[getattr(self, c) for c in self.COUNTERS], self.abs_sum]).astype(np.int64)
+
+    @classmethod
+    def from_vector(cls, vec: np.ndarray) -> "SpikeStats":
+        vec = np.asarray(vec).astype(np.int64)
+        head = len(cls.COUNTERS)
+        return cls(len(vec) - head, abs_sum=vec[head:].copy(), **{c: int(v) for c, v in zip(cls.COUNTERS, vec[:head])})
+
     def summary(self) -> dict:
         n = max(self.tokens * self.channels, 1)
         return {

@@ -188,8 +188,13 @@ class Lowering:
         places = {str(o.attrs.get("hw.where", "host")) for o in ops} - {"core"}
         self.add(ProcessSpec(_group_name(r), "host", "embedded" if places == {"embedded"} else "host",
                              [o.results[0].name for o in ops], r[0], in_ports={"tag": self.procs["injector"].out_ports["out_port"]},
-                             params={"ops": indices, "inputs": [], "accumulators": {}, "outputs": []}))
+                             params={"ops": indices, "inputs": [], "accumulators": {}, "outputs": [],
+                                     "stats": self.stats_of([o.results[0].name for o in ops])}))
         self.conns.append(Connection("injector.out_port", f"{_group_name(r)}.tag"))
+
+    def stats_of(self, values: list[str]) -> list[list]:
+        """[value, channels] for each spike value a process makes: the activity it records."""
+        return [[v, self.layouts[v].shape[-1]] for v in values if self.layouts[v].kind == "spikes"]
 
     def connect_group(self, r: Rank, indices: list[int]) -> None:
         spec = self.procs[_group_name(r)]
@@ -260,8 +265,11 @@ class Lowering:
         n = math.prod(lay.shape)
         params = {k: v for k, v in op.params.model_dump().items() if k != "static"}
         self.add(ProcessSpec(name, "encoder", str(op.attrs.get("hw.where", "embedded")), [op.result.name],
-                             self.rank[op.result.name][0], in_ports={"x_in": n},
-                             out_ports={"s_out": n, "packed_out": lay.size}, params=params))
+                             self.rank[op.result.name][0],
+                             in_ports={"x_in": n, "tag": self.procs["injector"].out_ports["out_port"]},
+                             out_ports={"s_out": n, "packed_out": lay.size},
+                             params={"encode": params, "stats": self.stats_of([op.result.name])}))
+        self.conns.append(Connection("injector.out_port", f"{name}.tag"))
         self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
                                      f"{name}.x_in"))
 

@@ -22,10 +22,12 @@ from lava.proc.lif.process import LIF
 from lava.utils import loihi
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.activity import SpikeStats, total
 
 from .graph import ProcessGraph
 from .lower import probe
 from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
+from .processes.clock import read_stats
 from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
 
 CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
@@ -67,8 +69,7 @@ class LavaSession:
                 if late:
                     self.pending_bias.append((spec.latency, proc, p["bias_mant"]))
             elif spec.kind == "encoder":
-                proc = SpikeEncoder(n=spec.in_ports["x_in"], scale_size=spec.out_ports["packed_out"] - spec.in_ports["x_in"],
-                                    params=spec.params, name=spec.name)
+                proc = SpikeEncoder(spec=vars(spec))
                 models[proc] = PySpikeEncoderFixed
             else:
                 proc = HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts)
@@ -124,8 +125,14 @@ class LavaSession:
             self.pending_bias.remove(item)
 
     def activity(self) -> dict[str, Any]:
-        raise SbirError("loihi2: spike statistics are gathered by the reference interpreter; "
-                        "run the same artifact with --target ref --stats")
+        """Spike statistics as the encoders and host groups recorded them on Lava (the built-in
+        neurons' spikes are not counted), in module order."""
+        stats: dict[str, SpikeStats] = {}
+        for spec in self.graph.processes:
+            if spec.kind in ("host", "encoder") and spec.params["stats"]:
+                stats.update(read_stats(self.procs[spec.name].stats.get(), spec.params["stats"]))
+        order = [r.name for op in self.module.ops for r in op.results if r.name in stats]
+        return {"total": total(stats), "ops": {name: stats[name].summary() for name in order}}
 
     @contextmanager
     def failures_raised(self) -> Iterator[None]:

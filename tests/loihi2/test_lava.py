@@ -34,10 +34,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def reference_stream(module_path: Path, tokens: np.ndarray) -> np.ndarray:
-    """The reference interpreter fed one token per call, as the Lava graph streams them."""
+def reference_stream(module_path: Path, tokens: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The reference interpreter fed one token per call, as the Lava graph streams them: its
+    logits and its spike activity."""
     ref = RefSession(load_sbir(module_path))
-    return np.concatenate([ref(tokens[i:i + 1]) for i in range(len(tokens))])
+    return np.concatenate([ref(tokens[i:i + 1]) for i in range(len(tokens))]), ref.activity()
 
 
 def test_tiny_logits_equal_reference_bit_for_bit(tiny: Path, tmp_path: Path) -> None:
@@ -50,9 +51,12 @@ def test_tiny_logits_equal_reference_bit_for_bit(tiny: Path, tmp_path: Path) -> 
         tokens = np.frombuffer(PROMPT, np.uint8).astype(np.int32)
         prefill = session(tokens)
         decode = [session(np.array([t], np.int32)) for t in (65, 10, 32)]
+        activity = session.activity()
     finally:
         session.close()
-    expect = reference_stream(tmp_path / "ref" / "module.sbir", np.concatenate([tokens, [65, 10, 32]]).astype(np.int32))
+    expect, ref_activity = reference_stream(tmp_path / "ref" / "module.sbir",
+                                            np.concatenate([tokens, [65, 10, 32]]).astype(np.int32))
+    assert activity == ref_activity and activity["ops"] and 0.3 < activity["total"]["sparsity"] < 0.9
     got = np.concatenate([prefill, *decode])
     assert got.shape == (len(PROMPT) + 3, 256)
     assert np.array_equal(got, expect), f"max |diff| {np.abs(got - expect).max()}"
@@ -68,7 +72,7 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     assert all(p.where == "core" and p.cores and p.params["weight_exp"] == -1 for p in dense)
     encoders = [p for p in graph.processes if p.kind == "encoder"]
     assert {p.ops[0] for p in encoders} == {op.result.name for op in module.ops if op.name == "spike.encode"}
-    assert all(p.params["frac_bits"] is not None for p in encoders)
+    assert all(p.params["encode"]["frac_bits"] is not None for p in encoders)
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 

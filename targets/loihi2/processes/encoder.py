@@ -1,7 +1,7 @@
 """The adaptive-threshold spike encoder as a fixed-point Lava process: 24-bit inputs in, integer
 spike counts (to the projections' Dense) and counts with their thresholds (to the host) out. It
 computes `spike.encode` with `frac_bits` (ir/dialects/spike.py) in integers only, and holds no
-state, so the steps that carry no token cost nothing but zeros."""
+state; its activity (spike statistics of the steps that carry a token) is kept in a Var."""
 
 from __future__ import annotations
 
@@ -14,18 +14,23 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sbcompile.ir.dialects.spike import EncodeParams, count_range, fixed_encode
 
+from .clock import StatsRecorder, TokenClock, stats_size
+
 
 class SpikeEncoder(AbstractProcess):
-    def __init__(self, *, n: int, scale_size: int, params: dict, **kwargs: Any) -> None:
-        super().__init__(n=n, scale_size=scale_size, params=params, **kwargs)
-        self.x_in = InPort(shape=(n,))
-        self.s_out = OutPort(shape=(n,))
-        self.packed_out = OutPort(shape=(n + scale_size,))
+    def __init__(self, *, spec: dict, **kwargs: Any) -> None:
+        super().__init__(spec=spec, name=spec["name"], **kwargs)
+        self.x_in = InPort(shape=(spec["in_ports"]["x_in"],))
+        self.tag = InPort(shape=(spec["in_ports"]["tag"],))
+        self.s_out = OutPort(shape=(spec["out_ports"]["s_out"],))
+        self.packed_out = OutPort(shape=(spec["out_ports"]["packed_out"],))
+        self.stats = Var(shape=(stats_size(spec),), init=0)
 
 
 @implements(proc=SpikeEncoder, protocol=LoihiProtocol)
@@ -33,19 +38,27 @@ class SpikeEncoder(AbstractProcess):
 @tag("fixed_pt")
 class PySpikeEncoderFixed(PyLoihiProcessModel):
     x_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    tag: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
     packed_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    stats: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
-        self.p = EncodeParams(**proc_params["params"])
+        spec = proc_params["spec"]
+        self.p = EncodeParams(**spec["params"]["encode"])
         self.bounds = count_range(self.p.coding, self.p.steps)
         self.one = 2.0 ** -(self.p.frac_bits or 0)
+        self.tokens = TokenClock(spec["latency"])
+        self.recorder = StatsRecorder(spec["params"]["stats"])
 
     def run_spk(self) -> None:
         xq = self.x_in.recv().astype(np.int64)[None]
+        carries_token = self.tokens.tick(self.tag.recv()) > 0
         counts, vth = fixed_encode(xq, self.p)
         if self.bounds is not None:
             counts = np.clip(counts, *self.bounds)
+        if carries_token:
+            self.stats[:] = self.recorder.add({self.recorder.names[0]: counts})
         self.s_out.send(counts[0].astype(np.int32))
         self.packed_out.send(np.concatenate([counts[0], (vth * self.one).astype(np.float32)[0]]).astype(np.float64))

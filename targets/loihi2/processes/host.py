@@ -17,6 +17,7 @@ from lava.magma.core.model.py.ports import PyInPort, PyOutPort
 from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
@@ -25,6 +26,8 @@ from sbcompile.ir.dialects.spike import fixed_input
 from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
 from sbcompile.ir.opdef import lookup
 from sbcompile.ir.runtime import SpikeArray
+
+from .clock import StatsRecorder, TokenClock, stats_size
 
 @dataclass
 class Shared:
@@ -48,6 +51,7 @@ class HostGroup(AbstractProcess):
             setattr(self, port, InPort(shape=(size,)))
         for port, size in spec["out_ports"].items():
             setattr(self, port, OutPort(shape=(size,)))
+        self.stats = Var(shape=(stats_size(spec),), init=0)
 
 
 class _Context:
@@ -98,6 +102,8 @@ class PyHostGroupModel(PyLoihiProcessModel):
     """Receives every port each step, delays early inputs to the group's step, and runs the ops
     only on steps that carry a token (the injector's tag, seen `latency` steps late)."""
 
+    stats: np.ndarray = LavaPyType(np.ndarray, np.int64)
+
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         self.spec = proc_params["spec"]
@@ -107,7 +113,8 @@ class PyHostGroupModel(PyLoihiProcessModel):
         p = self.spec["params"]
         self.ops = [self.module.ops[i] for i in p["ops"]]
         self.defs = [lookup(op.name) for op in self.ops]
-        self.tags: deque = deque(maxlen=self.spec["latency"] + 1)
+        self.tokens = TokenClock(self.spec["latency"])
+        self.recorder = StatsRecorder(p["stats"])
         self.fifos = {i["port"]: deque(maxlen=i["delay"] + 1) for i in p["inputs"]}
         self.states: dict[int, dict] = {}
         self.token_input: Any = None
@@ -126,14 +133,13 @@ class PyHostGroupModel(PyLoihiProcessModel):
     def step(self) -> None:
         p = self.spec["params"]
         head = self.tag.recv()
-        self.tags.append(int(head[0]))
+        tag_ = self.tokens.tick(head)
         arrived = {}
         for i in p["inputs"]:
             fifo = self.fifos[i["port"]]
             fifo.append(getattr(self, i["port"]).recv())
             arrived[i["value"]] = fifo[0] if len(fifo) == fifo.maxlen else None
         sums = {v: [getattr(self, port).recv() for port in ports] for v, ports in p["accumulators"].items()}
-        tag_ = self.tags[0] if len(self.tags) == self.tags.maxlen else 0
         if tag_ == 0:  # a bubble: no token here this step
             for o in p["outputs"]:
                 getattr(self, o["port"]).send(np.zeros(self.spec["out_ports"][o["port"]]))
@@ -153,6 +159,8 @@ class PyHostGroupModel(PyLoihiProcessModel):
                 outs = d.evaluate(op.params, args, _Context(self, index, tag_ - 1))
             for r, v in zip(op.results, outs):
                 env[r.name] = v
+        if self.recorder.names:
+            self.stats[:] = self.recorder.add({v: env[v].counts for v in self.recorder.names})
         for o in p["outputs"]:
             getattr(self, o["port"]).send(pack(env[o["value"]], o["encoding"]))
 
