@@ -1,7 +1,11 @@
-"""GLA chunked prefill: our Triton kernel vs a torch.compile'd PyTorch chunked form (SpikingBrain-7B
-GLA layer: 28 query heads, 4 kv heads, head dim 128, bf16 q/k/v, float32 log gates).
+"""GLA chunked prefill: our Triton kernel vs a torch.compile'd PyTorch chunked form and, where
+flash-linear-attention is installed, its `chunk_gla` (SpikingBrain-7B GLA layer: 28 query heads,
+4 kv heads, head dim 128, bf16 q/k/v, float32 log gates).
 
     python benchmarks/gpu/gla_prefill.py [--tokens 4096 16384 32768] [--batch 1]
+
+fla's `chunk_gla` has one state per query head, so it gets k, v and g repeated to the 28 query
+heads, as fla's own GLA layer does for grouped kv heads (our kernel keeps one state per kv head).
 
 The PyTorch form: per-chunk (64 tokens) intra-chunk products as batched matmuls, chunk states
 from a log-depth parallel scan (no Python loop over chunks, so torch.compile traces a small graph).
@@ -19,6 +23,11 @@ from triton.testing import do_bench_cudagraph
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from targets.cuda.kernels.gla_chunked import gla_chunked  # noqa: E402
+
+try:
+    from fla.ops.gla import chunk_gla
+except ImportError:
+    chunk_gla = None
 
 
 def torch_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, scale: float,
@@ -71,13 +80,27 @@ def main() -> None:
         err_s = float((s - s_ref).norm() / s_ref.norm())
         t_ours = do_bench_cudagraph(lambda: gla_chunked(q, k, v, g), rep=100, return_mode="median")
         t_ref = do_bench_cudagraph(lambda: compiled(q, k, v, g, d ** -0.5), rep=100, return_mode="median")
-        rows.append((t, t_ref, t_ours, err_o, err_s))
+        fla = fla_row(q, k, v, g, d ** -0.5, o) if chunk_gla is not None else None
+        rows.append((t, t_ref, t_ours, err_o, err_s, fla))
         print(f"  done T={t}", flush=True)
-    print(f"\n| B | T | torch.compile chunked ms | ours ms | ratio | ours Mtok/s | rel diff o | rel diff state |")
-    print("|---|---|---|---|---|---|---|---|")
-    for t, tr, to, eo, es in rows:
+    print(f"\n| B | T | torch.compile chunked ms | ours ms | ratio | ours Mtok/s | rel diff o | rel diff state "
+          f"| fla chunk_gla ms | fla / ours | rel diff o vs fla |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for t, tr, to, eo, es, fla in rows:
+        tf = f"{fla[0]:.3f} | {fla[0] / to:.2f}x | {fla[1]:.1e}" if fla else "not installed | - | -"
         print(f"| {args.batch} | {t} | {tr:.3f} | {to:.3f} | {tr / to:.2f}x | {args.batch * t / to / 1e3:.2f} | "
-              f"{eo:.1e} | {es:.1e} |")
+              f"{eo:.1e} | {es:.1e} | {tf} |")
+
+
+def fla_row(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor, scale: float,
+            ours: torch.Tensor) -> tuple[float, float]:
+    """fla's chunk_gla on the kv heads repeated to the query heads: its time and its difference to ours."""
+    rep = q.shape[2] // k.shape[2]
+    kr, vr, gr = (x.repeat_interleave(rep, dim=2) for x in (k, v, g))
+    fn = lambda: chunk_gla(q, kr, vr, gr, scale=scale, output_final_state=True)  # noqa: E731
+    o, _ = fn()
+    err = float((o.float() - ours.float()).norm() / o.float().norm())
+    return do_bench_cudagraph(fn, rep=100, return_mode="median"), err
 
 
 if __name__ == "__main__":

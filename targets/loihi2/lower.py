@@ -2,9 +2,9 @@
 
 Tokens stream through the graph one per time step. Integer synaptic projections (`syn.dense` on
 spikes with integer codes) become Lava's built-in fixed-point `Dense` on neurocores, with graded
-spikes carrying the counts; `neuron.loihi_lif` becomes Lava's built-in `LIF`. Every other op runs
-its reference semantics in a host process, one process per group of ops that see a token at the
-same time step: a `Dense` delivers its sums one step after its spikes (Lava's and the chip's
+spikes carrying the counts; `neuron.loihi_lif` becomes Lava's built-in `LIF`; an integer encoder
+(`spike.encode` with `frac_bits`) our fixed-point `SpikeEncoder`. Every other op runs its reference
+semantics in a host process, one process per group of ops that see a token at the same time step: a `Dense` delivers its sums one step after its spikes (Lava's and the chip's
 timing), so each op has a latency, and a group buffers the inputs that reach it early.
 
 Exactness: `Dense` computes the same integer sums as the interpreter (codes doubled, shifted back
@@ -114,7 +114,7 @@ class Lowering:
         self.conns: list[Connection] = []
         self.weights: dict[str, np.ndarray] = {}
         self.rank: dict[str, Rank] = {}       # value -> (step, hop) at which its data exists
-        self.kind: dict[int, str] = {}         # op index -> host | dense | folded | lif
+        self.kind: dict[int, str] = {}         # op index -> host | dense | folded | lif | encoder
         self.parts: dict[int, list[tuple[int, int]]] = {}
         self.producer = {r.name: i for i, op in enumerate(module.ops) for r in op.results}
 
