@@ -104,7 +104,8 @@ def run_main(argv: list[str]) -> int:
         else:
             sys.stdout.write(" ".join(map(str, generated)) + "\n")
     rate = f", decode {len(generated) / t_decode:.1f} tok/s" if generated else ""
-    print(f"sbcompile run: {target_name}: prefill {len(tokens)} tokens in {t_prefill:.3f} s{rate}", file=sys.stderr)
+    print(f"sbcompile run: {getattr(session, 'summary', target_name)}: prefill {len(tokens)} tokens in {t_prefill:.3f} s{rate}",
+          file=sys.stderr)
     if args.stats:
         print(format_activity(session.activity()), file=sys.stderr)
     return 0
@@ -121,7 +122,7 @@ def run_inputs(args: argparse.Namespace, session, target_name: str) -> int:
     took = time.perf_counter() - t0
     if args.save_outputs:
         np.save(args.save_outputs, out.astype(np.float32))
-    print(f"sbcompile run: {target_name}: {x.shape[0]} steps in {took:.3f} s; output {list(out.shape)}, "
+    print(f"sbcompile run: {getattr(session, 'summary', target_name)}: {x.shape[0]} steps in {took:.3f} s; output {list(out.shape)}, "
           f"sum {float(out.sum()):g}", file=sys.stderr)
     if args.stats:
         print(format_activity(session.activity()), file=sys.stderr)

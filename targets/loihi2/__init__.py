@@ -61,7 +61,7 @@ class Loihi2Target(Target):
         if not path.exists():
             raise SbirError(f"{artifact}: no {GRAPH_FILE} (compiled with meta weights, or by an older sbcompile); "
                             "compile a checkpoint with -t loihi2 to run it")
-        graph = ProcessGraph.from_json(path.read_text())
+        graph = ProcessGraph.from_json(path.read_text(), str(path))
         try:
             from safetensors.numpy import load_file
 

@@ -41,6 +41,9 @@ class Connection:
     dst: str
 
 
+FORMAT = 1  # lava_graph.json's layout; a graph of another format is refused by name
+
+
 @dataclass
 class ProcessGraph:
     module: str
@@ -49,6 +52,7 @@ class ProcessGraph:
     output_latency: int
     input_size: int
     output_size: int
+    format: int = FORMAT
 
     def process(self, name: str) -> ProcessSpec:
         for p in self.processes:
@@ -89,8 +93,11 @@ class ProcessGraph:
         return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "ProcessGraph":
+    def from_json(cls, text: str, where: str = "lava_graph.json") -> "ProcessGraph":
         d = json.loads(text)
+        if d.get("format") != FORMAT:
+            raise SbirError(f"{where}: process graph format {d.get('format', 'unknown')}, this sbcompile reads "
+                            f"format {FORMAT}; compile the model again")
         return cls(module=d["module"], processes=[ProcessSpec(**p) for p in d["processes"]],
                    connections=[Connection(**c) for c in d["connections"]], output_latency=d["output_latency"],
                    input_size=d["input_size"], output_size=d["output_size"])

@@ -80,6 +80,7 @@ class LavaSession:
             getattr(self.procs[sp], so).connect(getattr(self.procs[dp], di))
         self.injector, self.extractor = self.procs["injector"], self.procs["extractor"]
         cfg = Loihi2HwCfg if hardware else Loihi2SimCfg
+        self.summary = f"loihi2 on Lava ({cfg.__name__}, fixed_pt; {len(graph.processes)} processes)"
         self.run_cfg = cfg(select_tag="fixed_pt", exception_proc_model_map=models)
         self.injector.create_runtime(run_cfg=self.run_cfg)
         self.position = 0
