@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fixed import FIXED_LIMIT, divide_round_even, fixed_input, isqrt
 from ..opdef import EvalContext, NoParams, OpDef, Params, expect, expect_kind, last_dim, register
 from ..types import Type, is_float, is_int, tensor
 
@@ -46,11 +47,34 @@ class RMSNormParams(Params):
     weight: str | None = None
     eps: float = 1e-6
     group: int | None = None  # normalise each group of this many channels (per attention head)
+    frac_bits: int | None = None  # compute in 24-bit fixed point with this many fraction bits
+
+
+NORM_WEIGHT_BITS = 12  # fraction bits of a fixed-point norm's weights
+
+
+def fixed_rmsnorm(xq: np.ndarray, wq: np.ndarray | None, p: RMSNormParams) -> np.ndarray:
+    """The integer RMSNorm: xq and the result are 24-bit with `frac_bits` fraction bits, wq the
+    weights with NORM_WEIGHT_BITS. d = isqrt(sum xq^2 // n + e) is the rms in input units (e: eps
+    in them, at least 1); z = (xq << f) / d and y = z wq / 2^12, each rounded half to even."""
+    f = p.frac_bits or 0
+    g = p.group or xq.shape[-1]
+    xs = xq.reshape(*xq.shape[:-1], xq.shape[-1] // g, g)
+    d = isqrt((xs * xs).sum(axis=-1, keepdims=True) // g + max(1, int(round(p.eps * 4.0 ** f))))
+    z = divide_round_even(xs << f, d)
+    if wq is not None:
+        z = divide_round_even(z * wq, np.int64(2 ** NORM_WEIGHT_BITS))
+    return np.clip(z, -FIXED_LIMIT, FIXED_LIMIT).reshape(xq.shape)
+
+
+def norm_weight_codes(w: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(w, np.float64) * 2 ** NORM_WEIGHT_BITS).astype(np.int64)
 
 
 @register
 class RMSNorm(OpDef):
-    """x / sqrt(mean(x^2) + eps) * weight, over the last dim or over groups of it."""
+    """x / sqrt(mean(x^2) + eps) * weight, over the last dim or over groups of it; with
+    `frac_bits`, in integers (fixed_rmsnorm)."""
 
     name = "nn.rmsnorm"
     params = RMSNormParams
@@ -61,12 +85,17 @@ class RMSNorm(OpDef):
         n = last_dim(ts[0])
         if p.group is not None and isinstance(n, int):
             expect(p.group > 0 and n % p.group == 0, f"group {p.group} does not divide the last dim {n}")
+        expect(p.frac_bits is None or 0 <= p.frac_bits <= 20, f"frac_bits must lie in [0, 20], got {p.frac_bits}")
         return out
 
     def weight_shapes(self, p: RMSNormParams, ts: list[Type]) -> dict[str, tuple]:
         return {"weight": (p.group or last_dim(ts[0]),)}
 
     def evaluate(self, p: RMSNormParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        if p.frac_bits is not None:
+            wq = None if p.weight is None else norm_weight_codes(ctx.weight(p.weight))
+            yq = fixed_rmsnorm(fixed_input(args[0], p.frac_bits), wq, p)
+            return [(yq * 2.0 ** -p.frac_bits).astype(np.float32)]
         x = args[0].astype(np.float32)
         g = p.group or x.shape[-1]
         xs = x.reshape(*x.shape[:-1], x.shape[-1] // g, g)

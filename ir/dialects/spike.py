@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..fixed import divide_round_even, fixed_input
 from ..opdef import EvalContext, NoParams, OpDef, Params, expect, expect_kind, register
 from ..runtime import SpikeArray
 from ..types import Type, is_float, spikes, tensor
@@ -68,14 +69,6 @@ def static_thresholds(vth: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(np.asarray(vth, np.float32), channels // len(vth))
 
 
-FIXED_LIMIT = 2 ** 23 - 1  # 24-bit payloads and state
-
-
-def fixed_input(x: np.ndarray, frac_bits: int) -> np.ndarray:
-    """x as 24-bit fixed point with `frac_bits` fraction bits (int64)."""
-    return np.clip(np.rint(np.asarray(x, np.float64) * 2.0 ** frac_bits), -FIXED_LIMIT, FIXED_LIMIT).astype(np.int64)
-
-
 def fixed_encode(xq: np.ndarray, p: EncodeParams) -> tuple[np.ndarray, np.ndarray]:
     """Integer counts (before the coding's saturation) and the integer threshold V_q of each
     token (or channel group), broadcast to [..., 1] (or [..., channels])."""
@@ -86,8 +79,7 @@ def fixed_encode(xq: np.ndarray, p: EncodeParams) -> tuple[np.ndarray, np.ndarra
     vth = (g * 256 + (k256 * n) // 2) // (k256 * n)
     vth = np.clip(vth, max(1, int(np.ceil(p.vth_min * 2.0 ** f))), max(1, int(np.floor(p.vth_max * 2.0 ** f))))
     vth = np.broadcast_to(vth, (*xq.shape[:-1], xq.shape[-1] // n, n)).reshape(xq.shape) if p.group else vth[..., 0]
-    q, r = np.divmod(xq, vth)
-    return q + ((2 * r > vth) | ((2 * r == vth) & (q % 2 == 1))), vth
+    return divide_round_even(xq, vth), vth
 
 
 def fixed_scale(vth: np.ndarray, frac_bits: int) -> np.ndarray:

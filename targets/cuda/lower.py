@@ -68,8 +68,8 @@ def plan(module: Module) -> list[Step]:
         p = op.params
         name = op.results[0].name if op.results else ""
         step = Step(index, op, "torch" if op.name in TORCH_OP_NAMES else "reference")
-        if op.name == "spike.encode" and p.frac_bits is not None:
-            step.kernel, step.note = "reference", "integer encoder (frac_bits): its numpy semantics"
+        if op.name in ("spike.encode", "nn.rmsnorm") and p.frac_bits is not None:
+            step.kernel, step.note = "reference", "integer form (frac_bits): its numpy semantics"
         elif op.name == "spike.encode" and p.static is None and p.group is None and isinstance(_width(op), int):
             step.kernel = "spike_encode"
             step.consts = {"N": _width(op), "K_ENC": p.k, "VTH_MIN": p.vth_min, "VTH_MAX": p.vth_max,

@@ -11,14 +11,15 @@ from typing import Any, Literal
 
 from sbcompile.ir import SbirError
 
-Kind = Literal["injector", "host", "dense", "lif", "encoder", "extractor"]
+Kind = Literal["injector", "host", "dense", "lif", "encoder", "norm", "extractor"]
 
 
 @dataclass
 class ProcessSpec:
     """One Lava process. `host` groups run the reference semantics of their ops (`ops`, results
     named) on the embedded processors or the host; `dense` and `lif` are Lava's built-in
-    fixed-point processes on neurocores; `encoder` is our fixed-point spike encoder. `latency` is the time step, counted from the token's
+    fixed-point processes on neurocores; `encoder` and `norm` are our fixed-point spike encoder
+    and RMSNorm. `latency` is the time step, counted from the token's
     injection, at which the process sees a token's data."""
 
     name: str

@@ -3,7 +3,8 @@
 Tokens stream through the graph one per time step. Integer synaptic projections (`syn.dense` on
 spikes with integer codes) become Lava's built-in fixed-point `Dense` on neurocores, with graded
 spikes carrying the counts; `neuron.loihi_lif` becomes Lava's built-in `LIF`; an integer encoder
-(`spike.encode` with `frac_bits`) our fixed-point `SpikeEncoder`. Every other op runs its reference
+(`spike.encode` with `frac_bits`) our fixed-point `SpikeEncoder`, an integer `nn.rmsnorm` our
+`FixedNorm`. Every other op runs its reference
 semantics in a host process, one process per group of ops that see a token at the same time step: a `Dense` delivers its sums one step after its spikes (Lava's and the chip's
 timing), so each op has a latency, and a group buffers the inputs that reach it early.
 
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from sbcompile.ir import Module, Op, SbirError
+from sbcompile.ir.dialects.nn import norm_weight_codes
 from sbcompile.ir.dialects.syn import integer_parts
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.runtime import SpikeArray
@@ -114,7 +116,7 @@ class Lowering:
         self.conns: list[Connection] = []
         self.weights: dict[str, np.ndarray] = {}
         self.rank: dict[str, Rank] = {}       # value -> (step, hop) at which its data exists
-        self.kind: dict[int, str] = {}         # op index -> host | dense | folded | lif | encoder
+        self.kind: dict[int, str] = {}         # op index -> host | dense | folded | lif | encoder | norm
         self.parts: dict[int, list[tuple[int, int]]] = {}
         self.producer = {r.name: i for i, op in enumerate(module.ops) for r in op.results}
 
@@ -139,6 +141,8 @@ class Lowering:
                 self.add_lif(op)
             elif self.kind[i] == "encoder":
                 self.add_encoder(op)
+            elif self.kind[i] == "norm":
+                self.add_norm(op)
         for r in sorted(groups):
             self.connect_group(r, groups[r])
         out_size = self.layouts[out_value].size
@@ -163,18 +167,20 @@ class Lowering:
                 self.kind[i] = "lif"
             elif op.name == "spike.encode" and op.params.frac_bits is not None:
                 self.kind[i] = "encoder"
+            elif op.name == "nn.rmsnorm" and op.params.frac_bits is not None:
+                self.kind[i] = "norm"
             else:
                 self.kind[i] = "host"
 
     def assign_ranks(self) -> None:
         """Host ops see a token when their latest operand does; a Dense adds one step; a LIF adds a
-        hop within the step (the group reading it must run after the one feeding it), and so does a
-        fixed-point encoder."""
+        hop within the step (the group reading it must run after the one feeding it), and so do the
+        fixed-point encoders and norms."""
         for i, op in enumerate(self.module.ops):
             top = max([self.rank[v.name] for v in op.operands] or [(0, 0)])
             if self.kind[i] in ("dense", "folded"):
                 r = (top[0] + 1, 0)
-            elif self.kind[i] in ("lif", "encoder"):
+            elif self.kind[i] in ("lif", "encoder", "norm"):
                 r = (top[0], top[1] + 1)
             else:
                 r = top
@@ -273,6 +279,19 @@ class Lowering:
         self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
                                      f"{name}.x_in"))
 
+    def add_norm(self, op: Op) -> None:
+        name = f"norm_{op.result.name}"
+        n = math.prod(self.layouts[op.result.name].shape)
+        params = {"norm": op.params.model_dump(), "weights": None}
+        if op.params.weight is not None:
+            params["weights"] = f"{name}.weights"
+            self.weights[params["weights"]] = norm_weight_codes(self.module.weights.get(op.params.weight)).astype(np.int32)
+        self.add(ProcessSpec(name, "norm", str(op.attrs.get("hw.where", "host")), [op.result.name],
+                             self.rank[op.result.name][0], in_ports={"x_in": n},
+                             out_ports={"q_out": n, "y_out": n}, params=params))
+        self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
+                                     f"{name}.x_in"))
+
     def endpoint(self, value: str, encoding: str) -> str:
         """The out port that sends `value` as `encoding` (packed: the whole value; counts: spike
         counts for a Dense; floor: an integer current for a LIF; fixed:F: 24-bit fixed point with F
@@ -282,6 +301,14 @@ class Lowering:
             return f"lif_{value}.s_out"
         if kind == "encoder":
             return f"enc_{value}.{'s_out' if encoding == 'counts' else 'packed_out'}"
+        if kind == "norm":
+            op = self.module.ops[self.producer[value]]
+            if encoding == "packed":
+                return f"norm_{value}.y_out"
+            if encoding == f"fixed:{op.params.frac_bits}":
+                return f"norm_{value}.q_out"
+            raise SbirError(f"loihi2 lowering: fixed-point nn.rmsnorm %{value} (frac_bits {op.params.frac_bits}) "
+                            f"cannot feed a consumer that takes {encoding}; give both the same frac_bits", op.where())
         spec = self.procs[_group_name(self.rank[value])]
         outs = spec.params["outputs"]
         for o in outs:

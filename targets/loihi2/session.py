@@ -28,6 +28,7 @@ from .graph import ProcessGraph
 from .lower import probe
 from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
 from .processes.clock import read_stats
+from .processes.norm import FixedNorm, PyFixedNormModel
 from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
 
 CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
@@ -71,6 +72,10 @@ class LavaSession:
             elif spec.kind == "encoder":
                 proc = SpikeEncoder(spec=vars(spec))
                 models[proc] = PySpikeEncoderFixed
+            elif spec.kind == "norm":
+                codes = spec.params["weights"]
+                proc = FixedNorm(spec=vars(spec), weight_codes=None if codes is None else weights[codes])
+                models[proc] = PyFixedNormModel
             else:
                 proc = HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts)
                 models[proc] = model_for(vars(spec))

@@ -149,12 +149,12 @@ def test_command_line_tiny(tmp_path: Path) -> None:
     assert json.loads((metax / "gpu_plan.json").read_text())["flavour"] == "metax"
 
 
-def test_integer_encoders_run_their_reference_semantics() -> None:
-    """A loihi2 artifact's module (fixed-point encoders) runs on the GPU target too: the encoders
-    take their numpy semantics, exactly, and the logits follow the interpreter's."""
+def test_integer_norms_and_encoders_run_their_reference_semantics() -> None:
+    """A loihi2 artifact's module (fixed-point norms and encoders) runs on the GPU target too:
+    those ops take their numpy semantics, exactly, and the logits follow the interpreter's."""
     m = tiny_lm(seed=1, hidden=64, heads=2, kv_heads=1, window=4)
-    for p in parse_pipeline("cse,fixed-encoders,quantize"):
+    for p in parse_pipeline("cse,fixed-norms,fixed-encoders,quantize"):
         p.run(m, PassContext(target="cuda", machine=CudaMachine()))
     session = CudaSession(m)
-    assert all(s.kernel == "reference" for s in session.steps if s.op.name == "spike.encode")
+    assert all(s.kernel == "reference" for s in session.steps if s.op.name in ("spike.encode", "nn.rmsnorm"))
     assert rel(session(TOKENS), Interpreter(m)(tokens=TOKENS)[0]) < LOGITS_TOL

@@ -73,6 +73,8 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     encoders = [p for p in graph.processes if p.kind == "encoder"]
     assert {p.ops[0] for p in encoders} == {op.result.name for op in module.ops if op.name == "spike.encode"}
     assert all(p.params["encode"]["frac_bits"] is not None for p in encoders)
+    norms = [p for p in graph.processes if p.kind == "norm"]
+    assert {p.ops[0] for p in norms} == {op.result.name for op in module.ops if op.name == "nn.rmsnorm"}
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 
@@ -152,15 +154,15 @@ def test_failure_inside_lava_is_raised_not_hung(tiny: Path, monkeypatch: pytest.
     pytest.importorskip("lava")
     from sbcompile.ir.opdef import lookup
 
-    norm = type(lookup("nn.rmsnorm"))
-    original = norm.evaluate
+    embed = type(lookup("nn.embed"))
+    original = embed.evaluate
 
     def fails_from_position_3(self, p, args, ctx):  # type: ignore[no-untyped-def]
         if ctx.position >= 3:
             raise FloatingPointError("injected")
         return original(self, p, args, ctx)
 
-    monkeypatch.setattr(norm, "evaluate", fails_from_position_3)  # the Lava processes fork with it
+    monkeypatch.setattr(embed, "evaluate", fails_from_position_3)  # the Lava processes fork with it
     session = TARGETS["loihi2"]().open(tiny, load_sbir(tiny / "module.sbir"))
     try:
         with pytest.raises(SbirError, match=r"Lava run failed in host_0_0 \(ops %.*\) at step 4: FloatingPointError: injected"):

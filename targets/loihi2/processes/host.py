@@ -22,7 +22,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sbcompile.ir import Module
-from sbcompile.ir.dialects.spike import fixed_input
+from sbcompile.ir.fixed import fixed_input
 from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
 from sbcompile.ir.opdef import lookup
 from sbcompile.ir.runtime import SpikeArray

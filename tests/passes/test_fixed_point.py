@@ -1,5 +1,6 @@
-"""fixed-encoders: integer encoders agree with the float ones, round and clip as documented,
-take their fraction bits from calibration, and cost the tiny model no measurable quality."""
+"""fixed-norms and fixed-encoders: the integer RMSNorm and encoder agree with the float ones,
+round and clip as documented, take their fraction bits from calibration (an encoder those of the
+norm feeding it), and cost the tiny model no measurable quality."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 
 from sbcompile.frontend import load
 from sbcompile.ir import verify
-from sbcompile.ir.dialects.spike import EncodeParams, adaptive_threshold, fixed_encode, fixed_input
+from sbcompile.ir.dialects.nn import RMSNormParams, fixed_rmsnorm, norm_weight_codes
+from sbcompile.ir.dialects.spike import EncodeParams, adaptive_threshold, fixed_encode
+from sbcompile.ir.fixed import fixed_input, isqrt
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.passes.evaluate import bits_per_token
@@ -34,18 +37,38 @@ def test_rounding_half_to_even_and_the_threshold_bounds() -> None:
     assert fixed_input(np.array([1e9, -1e9]), 0).tolist() == [2 ** 23 - 1, -(2 ** 23 - 1)]
 
 
+def test_integer_rmsnorm_agrees_with_the_float_one() -> None:
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((8, 128)) * 5).astype(np.float32)
+    w = (1 + 0.3 * rng.standard_normal(32)).astype(np.float32)
+    y = fixed_rmsnorm(fixed_input(x, 14), norm_weight_codes(w), RMSNormParams(frac_bits=14, group=32)) * 2.0 ** -14
+    xs = x.reshape(8, 4, 32)
+    ref = (xs / np.sqrt((xs * xs).mean(-1, keepdims=True) + 1e-6) * w).reshape(8, 128)
+    assert np.abs(y - ref).max() < 1e-3 * np.abs(ref).max()
+
+
+def test_integer_square_root_is_exact() -> None:
+    m = np.array([0, 1, 2, 3, 4, 15, 16, 17, 2 ** 46 - 1, 2 ** 46, (2 ** 23 - 1) ** 2, (2 ** 23 - 1) ** 2 - 1])
+    r = isqrt(m)
+    assert np.all(r * r <= m) and np.all((r + 1) * (r + 1) > m)
+
+
 def test_fraction_bits_from_calibration_and_quality() -> None:
     calib, evaluate = TINY / "calib.txt", TINY / "eval.txt"
     m, ctx = load(str(TINY)), PassContext()
-    for p in parse_pipeline(f"cse,dce,calibrate{{text={calib},tokens=1024}},fixed-encoders"):
+    for p in parse_pipeline(f"cse,dce,calibrate{{text={calib},tokens=1024}},fixed-norms,fixed-encoders"):
         p.run(m, ctx)
     verify(m)
     encoders = [op for op in m.ops if op.name == "spike.encode"]
     chosen = ctx.report["fixed_encoders"]["frac_bits"]
     assert sorted(chosen) == sorted(op.result.name for op in encoders)
     for op in encoders:
-        absmax = op.operands[0].owner.attrs["calib.absmax"]
-        assert 2 ** 21 <= absmax * 2 ** op.params.frac_bits <= 2 ** 22
+        src = op.operands[0].owner
+        if src.name == "nn.rmsnorm":  # the norm's integers pass straight through
+            assert op.params.frac_bits == src.params.frac_bits
+            src = src.operands[0].owner if src.operands[0].owner.attrs["calib.absmax"] > src.attrs["calib.absmax"] else src
+        assert 2 ** 21 <= src.attrs["calib.absmax"] * 2 ** op.params.frac_bits <= 2 ** 22
+    assert sorted(ctx.report["fixed_norms"]["frac_bits"]) == sorted(op.result.name for op in m.ops if op.name == "nn.rmsnorm")
     tokens = np.frombuffer(evaluate.read_bytes()[:2048], np.uint8).astype(np.int32)
     float_bpb, fixed_bpb = (bits_per_token(Interpreter(mod, record_activity=False)(input_ids=tokens)[0], tokens)
                             for mod in (load(str(TINY)), m))
