@@ -1,7 +1,8 @@
 """Runs a loihi2 artifact on Lava: builds the process graph (lava_graph.json) from Lava's built-in
-Dense and LIF and the host groups, and streams tokens through it on `Loihi2SimCfg` with the
-`fixed_pt` models. Each call injects its tokens one per time step, then enough empty steps for
-the last token to reach the output, so a call returns every token's output."""
+Dense and LIF, our fixed-point encoders and norms, and the host groups, and streams tokens through
+it on `Loihi2SimCfg` with the `fixed_pt` models. Each call injects its tokens one per time step,
+then enough empty steps for the last token to reach the output, so a call returns every token's
+output."""
 
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ from lava.utils import loihi
 from sbcompile.ir import Module, SbirError
 from sbcompile.ir.activity import SpikeStats, total
 
-from .graph import ProcessGraph
+from .graph import ProcessGraph, ProcessSpec
 from .lower import probe
-from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
 from .processes.clock import read_stats
-from .processes.norm import FixedNorm, PyFixedNormModel
+from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
 from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
+from .processes.norm import FixedNorm, PyFixedNormModel
 
 CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
 
@@ -47,39 +48,14 @@ class LavaSession:
         SHARED[key] = Shared(module, self.errors, os.getpid())
         self.layouts = {v: vars(lay) for v, lay in probe(module)[0].items()}
         self.out_layout = self.layouts[module.outputs[0].name]
-        buffer = CHUNK
         self.procs: dict[str, Any] = {}
         self.pending_bias: list[tuple[int, Any, int]] = []  # (steps to run first, LIF, bias mantissa)
         models: dict[Any, type] = {}
         for spec in graph.processes:
-            if spec.kind == "injector":
-                proc = Injector(shape=(spec.out_ports["out_port"],), buffer_size=buffer)
-                models[proc] = PyLoihiInjectorModel
-            elif spec.kind == "extractor":
-                proc = Extractor(shape=(spec.in_ports["in_port"],), buffer_size=buffer)
-                models[proc] = PyLoihiExtractorModel
-            elif spec.kind == "dense":
-                p = spec.params
-                proc = Dense(weights=weights[p["weights"]], weight_exp=p["weight_exp"],
-                             num_message_bits=p["num_message_bits"], name=spec.name)
-            elif spec.kind == "lif":
-                p = spec.params
-                late = spec.latency > 0 and p["bias_mant"] != 0
-                proc = LIF(shape=(spec.in_ports["a_in"],), du=p["du"], dv=p["dv"], vth=p["vth"],
-                           bias_mant=0 if late else p["bias_mant"], bias_exp=p["bias_exp"], name=spec.name)
-                if late:
-                    self.pending_bias.append((spec.latency, proc, p["bias_mant"]))
-            elif spec.kind == "encoder":
-                proc = SpikeEncoder(spec=vars(spec))
-                models[proc] = PySpikeEncoderFixed
-            elif spec.kind == "norm":
-                codes = spec.params["weights"]
-                proc = FixedNorm(spec=vars(spec), weight_codes=None if codes is None else weights[codes])
-                models[proc] = PyFixedNormModel
-            else:
-                proc = HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts)
-                models[proc] = model_for(vars(spec))
+            proc, model = self._build(spec, weights, key)
             self.procs[spec.name] = proc
+            if model is not None:
+                models[proc] = model
         for c in graph.connections:
             (sp, so), (dp, di) = c.src.split("."), c.dst.split(".")
             getattr(self.procs[sp], so).connect(getattr(self.procs[dp], di))
@@ -90,8 +66,34 @@ class LavaSession:
         self.injector.create_runtime(run_cfg=self.run_cfg)
         self.position = 0
         self.calls = 0
+        self.closed = False
         self.has_neurons = any(s.kind == "lif" for s in graph.processes)
         atexit.register(self.close)
+
+    def _build(self, spec: ProcessSpec, weights: dict[str, np.ndarray], key: str) -> tuple[Any, type | None]:
+        """The Lava process of one spec, and the model to run it with (None: Lava's own choice
+        under select_tag="fixed_pt")."""
+        p = spec.params
+        if spec.kind == "injector":
+            return Injector(shape=(spec.out_ports["out_port"],), buffer_size=CHUNK), PyLoihiInjectorModel
+        if spec.kind == "extractor":
+            return Extractor(shape=(spec.in_ports["in_port"],), buffer_size=CHUNK), PyLoihiExtractorModel
+        if spec.kind == "dense":
+            return Dense(weights=weights[p["weights"]], weight_exp=p["weight_exp"],
+                         num_message_bits=p["num_message_bits"], name=spec.name), None
+        if spec.kind == "lif":
+            late = spec.latency > 0 and p["bias_mant"] != 0
+            proc = LIF(shape=(spec.in_ports["a_in"],), du=p["du"], dv=p["dv"], vth=p["vth"],
+                       bias_mant=0 if late else p["bias_mant"], bias_exp=p["bias_exp"], name=spec.name)
+            if late:
+                self.pending_bias.append((spec.latency, proc, p["bias_mant"]))
+            return proc, None
+        if spec.kind == "encoder":
+            return SpikeEncoder(spec=vars(spec)), PySpikeEncoderFixed
+        if spec.kind == "norm":
+            codes = None if p["weights"] is None else weights[p["weights"]]
+            return FixedNorm(spec=vars(spec), weight_codes=codes), PyFixedNormModel
+        return HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts), model_for(vars(spec))
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Inject one input per step, then `output_latency` empty steps so the last one reaches
@@ -102,11 +104,11 @@ class LavaSession:
         self.calls += 1
         x = np.asarray(inputs)
         lat, width = self.graph.output_latency, self.graph.input_size
-        total = len(x) + lat
+        steps = len(x) + lat
         got: list[np.ndarray] = []
         done = 0
-        while done < total:
-            stop = min(total, done + CHUNK, *[s for s, _, _ in self.pending_bias if s > done])
+        while done < steps:
+            stop = min(steps, done + CHUNK, *[s for s, _, _ in self.pending_bias if s > done])
             for i in range(done, stop):
                 if i < len(x):
                     self.position += 1
@@ -157,14 +159,14 @@ class LavaSession:
         except _GroupFailed:
             for child in multiprocessing.active_children():
                 child.kill()
-            self._closed = True
+            self.closed = True
             raise SbirError(f"loihi2: Lava run failed in {self.errors.get()}") from None
         finally:
             signal.signal(signal.SIGUSR1, previous)
 
     def close(self) -> None:
-        if self.injector.runtime is not None and not getattr(self, "_closed", False):
-            self._closed = True
+        if self.injector.runtime is not None and not self.closed:
+            self.closed = True
             self.injector.stop()
 
 
