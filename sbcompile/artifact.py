@@ -92,6 +92,19 @@ def report_markdown(report: dict) -> str:
         c = report["select_coding"]
         lines += ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""]
         lines += _table(c["ops"], "encoder")
+    fixed = {key: report[key] for key in ("fixed_neurons", "fixed_norms", "fixed_encoders") if key in report}
+    if fixed:
+        lines += ["## Fixed point", ""]
+        if "fixed_neurons" in fixed:
+            f = fixed["fixed_neurons"]
+            kept = "; ".join(f"%{k}: {why}" for k, why in f["kept_float"].items())
+            lines.append(f"- {len(f['converted'])} neuron populations as Loihi compartments"
+                         + (f", {len(f['kept_float'])} kept float ({kept})" if kept else ""))
+        for key, what in (("fixed_norms", "norms"), ("fixed_encoders", "encoders")):
+            if key in fixed:
+                bits = sorted(set(fixed[key]["frac_bits"].values()))
+                lines.append(f"- {len(fixed[key]['frac_bits'])} {what} in 24-bit integers, fraction bits {bits}")
+        lines.append("")
     if "cores_used" in report:
         lines += ["## Mapping", "", f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
                   f"{report['chips_used']:,} chips of {report['system']}",
