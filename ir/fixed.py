@@ -16,6 +16,11 @@ def fixed_input(x: np.ndarray, frac_bits: int) -> np.ndarray:
     return np.clip(np.rint(np.asarray(x, np.float64) * 2.0 ** frac_bits), -FIXED_LIMIT, FIXED_LIMIT).astype(np.int64)
 
 
+def fixed_value(q: np.ndarray, frac_bits: int) -> np.ndarray:
+    """What fixed-point integers stand for, as float32 (exact below 2^24)."""
+    return (q * 2.0 ** -frac_bits).astype(np.float32)
+
+
 def divide_round_even(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a / b rounded half to even, for integers and b > 0."""
     q, r = np.divmod(a, b)

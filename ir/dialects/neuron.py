@@ -86,7 +86,7 @@ class LoihiLIF(OpDef):
         return [spikes(ts[0].shape, "i8")]
 
     def evaluate(self, p: LoihiLIFParams, args: list[Any], ctx: EvalContext) -> list[Any]:
-        current = np.floor(np.asarray(args[0], np.float64)).astype(np.int32)
+        current = integer_current(args[0])
         st = ctx.state()
         u = st.get("u", np.zeros(current.shape[1:], np.int32))
         v = st.get("v", np.zeros(current.shape[1:], np.int32))
@@ -102,6 +102,11 @@ class LoihiLIF(OpDef):
             v = np.where(fired, 0, v).astype(np.int32)
         st["u"], st["v"] = u, v
         return [SpikeArray(out)]
+
+
+def integer_current(x: np.ndarray) -> np.ndarray:
+    """The integer current a compartment takes: floor(I), as a synapse's weight-exponent shift gives."""
+    return np.floor(np.asarray(x, np.float64)).astype(np.int32)
 
 
 def decay(x: np.ndarray, d: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fixed import FIXED_LIMIT, divide_round_even, fixed_input, isqrt
+from ..fixed import FIXED_LIMIT, divide_round_even, fixed_input, fixed_value, isqrt
 from ..opdef import EvalContext, NoParams, OpDef, Params, expect, expect_kind, last_dim, register
 from ..types import Type, is_float, is_int, tensor
 
@@ -95,7 +95,7 @@ class RMSNorm(OpDef):
         if p.frac_bits is not None:
             wq = None if p.weight is None else norm_weight_codes(ctx.weight(p.weight))
             yq = fixed_rmsnorm(fixed_input(args[0], p.frac_bits), wq, p)
-            return [(yq * 2.0 ** -p.frac_bits).astype(np.float32)]
+            return [fixed_value(yq, p.frac_bits)]
         x = args[0].astype(np.float32)
         g = p.group or x.shape[-1]
         xs = x.reshape(*x.shape[:-1], x.shape[-1] // g, g)

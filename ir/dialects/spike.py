@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..fixed import divide_round_even, fixed_input
+from ..fixed import divide_round_even, fixed_input, fixed_value
 from ..opdef import EvalContext, NoParams, OpDef, Params, expect, expect_kind, register
 from ..runtime import SpikeArray
 from ..types import Type, is_float, spikes, tensor
@@ -82,17 +82,17 @@ def fixed_encode(xq: np.ndarray, p: EncodeParams) -> tuple[np.ndarray, np.ndarra
     return divide_round_even(xq, vth), vth
 
 
-def fixed_scale(vth: np.ndarray, frac_bits: int) -> np.ndarray:
-    return (vth * 2.0 ** -frac_bits).astype(np.float32)
+def saturate(counts: np.ndarray, p: EncodeParams) -> np.ndarray:
+    """Counts clipped to what the coding carries."""
+    bounds = count_range(p.coding, p.steps)
+    return counts if bounds is None else np.clip(counts, *bounds)
 
 
 def saturated(counts: np.ndarray, p: EncodeParams, ctx: EvalContext) -> np.ndarray:
-    """Counts clipped to the coding's range, the clipped ones recorded."""
-    bounds = count_range(p.coding, p.steps)
-    if bounds is None:
-        return counts
-    clipped = np.clip(counts, *bounds)
-    ctx.record("saturated", int((clipped != counts).sum()))
+    """saturate(), the clipped counts recorded."""
+    clipped = saturate(counts, p)
+    if count_range(p.coding, p.steps) is not None:
+        ctx.record("saturated", int((clipped != counts).sum()))
     return clipped
 
 
@@ -122,7 +122,7 @@ class Encode(OpDef):
         x = args[0]
         if p.frac_bits is not None:
             counts, vth = fixed_encode(fixed_input(x, p.frac_bits), p)
-            return [SpikeArray(saturated(counts, p, ctx).astype(np.int32), fixed_scale(vth, p.frac_bits))]
+            return [SpikeArray(saturated(counts, p, ctx).astype(np.int32), fixed_value(vth, p.frac_bits))]
         if p.static is not None:
             vth = static_thresholds(ctx.weight(p.static), x.shape[-1])
         else:

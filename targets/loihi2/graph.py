@@ -42,7 +42,7 @@ class Connection:
     dst: str
 
 
-FORMAT = 1  # lava_graph.json's layout; a graph of another format is refused by name
+FORMAT = 2  # lava_graph.json's layout; a graph of another format is refused by name
 
 
 @dataclass
@@ -53,6 +53,7 @@ class ProcessGraph:
     output_latency: int
     input_size: int
     output_size: int
+    output_layout: dict  # a payload Layout, as a dict
     format: int = FORMAT
 
     def process(self, name: str) -> ProcessSpec:
@@ -101,7 +102,7 @@ class ProcessGraph:
                             f"format {FORMAT}; compile the model again")
         return cls(module=d["module"], processes=[ProcessSpec(**p) for p in d["processes"]],
                    connections=[Connection(**c) for c in d["connections"]], output_latency=d["output_latency"],
-                   input_size=d["input_size"], output_size=d["output_size"])
+                   input_size=d["input_size"], output_size=d["output_size"], output_layout=d["output_layout"])
 
     def summary(self) -> dict[str, Any]:
         """The report's `lava` section: processes by kind and place, the pipeline depth."""

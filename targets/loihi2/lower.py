@@ -17,7 +17,6 @@ per exponent, summed at the LIF's input, which is `floor(acc * 2^e)` as the inte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,26 +25,12 @@ from sbcompile.ir import Module, Op, SbirError
 from sbcompile.ir.dialects.nn import norm_weight_codes
 from sbcompile.ir.dialects.syn import integer_parts
 from sbcompile.ir.interpreter import Interpreter
-from sbcompile.ir.runtime import SpikeArray
+from sbcompile.ir.weights import DTYPE_OF_NUMPY
 
 from .graph import Connection, ProcessGraph, ProcessSpec
+from .processes.payload import Layout, encoded_size
 
 Rank = tuple[int, int]  # (latency in steps, zero-delay neuron hops within the step)
-
-
-@dataclass
-class Layout:
-    """How one token's value of an IR value travels on a port: flattened, spikes as counts then
-    thresholds."""
-
-    kind: str
-    shape: list[int]
-    dtype: str
-    scale_shape: list[int] | None
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape) + (math.prod(self.scale_shape) if self.scale_shape is not None else 0)
 
 
 def probe(module: Module) -> tuple[dict[str, Layout], dict[str, Any]]:
@@ -57,25 +42,16 @@ def probe(module: Module) -> tuple[dict[str, Layout], dict[str, Any]]:
                         f"(this module has {len(inputs)} inputs and {len(module.outputs)} outputs)")
     t = inputs[0].result.type
     zero = np.zeros([1 if isinstance(d, str) else d for d in t.shape], np.dtype(NUMPY[t.dtype]))
-    layouts: dict[str, Layout] = {}
     samples: dict[str, Any] = {}
 
     def observe(op: Op, args: list[Any], outs: list[Any]) -> None:
-        for r, v in zip(op.results, outs):
-            samples[r.name] = v
-            if isinstance(v, SpikeArray):
-                sc = None if v.scale is None else list(np.shape(v.scale))
-                layouts[r.name] = Layout("spikes", list(v.counts.shape), str(v.counts.dtype), sc)
-            else:
-                a = np.asarray(v)
-                layouts[r.name] = Layout("tensor", list(a.shape), str(a.dtype), None)
+        samples.update({r.name: v for r, v in zip(op.results, outs)})
 
     Interpreter(module, record_activity=False, observer=observe)(**{inputs[0].params.name: zero})
-    return layouts, samples
+    return {v: Layout.of(x) for v, x in samples.items()}, samples
 
 
-NUMPY = {"bool": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8",
-         "f16": "float16", "bf16": "float32", "f32": "float32", "f64": "float64"}
+NUMPY = {ir: name for name, ir in DTYPE_OF_NUMPY.items()} | {"bf16": "float32"}
 
 
 def dense_parts(module: Module, op: Op, samples: dict[str, Any]) -> list[tuple[int, int]] | None:
@@ -148,7 +124,8 @@ class Lowering:
         out_size = self.layouts[out_value].size
         self.add(ProcessSpec("extractor", "extractor", "host", [], self.rank[out_value][0], in_ports={"in_port": out_size}))
         self.conns.append(Connection(self.endpoint(out_value, "packed"), "extractor.in_port"))
-        g = ProcessGraph(m.name, list(self.procs.values()), self.conns, self.rank[out_value][0], in_size, out_size)
+        g = ProcessGraph(m.name, list(self.procs.values()), self.conns, self.rank[out_value][0], in_size, out_size,
+                         vars(self.layouts[out_value]))
         g.validate()
         return g, self.weights
 
@@ -195,7 +172,9 @@ class Lowering:
         self.add(ProcessSpec(_group_name(r), "host", "embedded" if places == {"embedded"} else "host",
                              [o.results[0].name for o in ops], r[0], in_ports={"tag": self.procs["injector"].out_ports["out_port"]},
                              params={"ops": indices, "inputs": [], "accumulators": {}, "outputs": [],
-                                     "stats": self.stats_of([o.results[0].name for o in ops])}))
+                                     "stats": self.stats_of([o.results[0].name for o in ops]),
+                                     "layouts": {o.result.name: vars(self.layouts[o.result.name])
+                                                 for o in ops if o.name == "io.input"}}))
         self.conns.append(Connection("injector.out_port", f"{_group_name(r)}.tag"))
 
     def stats_of(self, values: list[str]) -> list[list]:
@@ -214,6 +193,7 @@ class Lowering:
                 port = f"in{len(inputs)}"
                 spec.in_ports[port] = self.layouts[v.name].size
                 inputs.append({"port": port, "value": v.name, "delay": r[0] - self.rank[v.name][0]})
+                spec.params["layouts"][v.name] = vars(self.layouts[v.name])
                 self.conns.append(Connection(self.endpoint(v.name, "packed"), f"{spec.name}.{port}"))
             if self.kind[i] == "dense":
                 ports = []
@@ -315,9 +295,8 @@ class Lowering:
             if o["value"] == value and o["encoding"] == encoding:
                 return f"{spec.name}.{o['port']}"
         port = f"out{len(outs)}"
-        lay = self.layouts[value]
         outs.append({"port": port, "value": value, "encoding": encoding})
-        spec.out_ports[port] = lay.size if encoding == "packed" else math.prod(lay.shape)
+        spec.out_ports[port] = encoded_size(self.layouts[value], encoding)
         return f"{spec.name}.{port}"
 
 

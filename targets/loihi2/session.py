@@ -26,10 +26,10 @@ from sbcompile.ir import Module, SbirError
 from sbcompile.ir.activity import SpikeStats, total
 
 from .graph import ProcessGraph, ProcessSpec
-from .lower import probe
 from .processes.clock import read_stats
 from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
-from .processes.host import SHARED, HostGroup, Shared, model_for, unpack
+from .processes.host import SHARED, HostGroup, Shared, model_for
+from .processes.payload import unpack
 from .processes.norm import FixedNorm, PyFixedNormModel
 
 CHUNK = 256  # steps per Lava run: the injector's and extractor's buffers hold one run's data
@@ -46,8 +46,6 @@ class LavaSession:
         key = f"{module.name}:{id(self)}"
         self.errors = multiprocessing.SimpleQueue()
         SHARED[key] = Shared(module, self.errors, os.getpid())
-        self.layouts = {v: vars(lay) for v, lay in probe(module)[0].items()}
-        self.out_layout = self.layouts[module.outputs[0].name]
         self.procs: dict[str, Any] = {}
         self.pending_bias: list[tuple[int, Any, int]] = []  # (steps to run first, LIF, bias mantissa)
         models: dict[Any, type] = {}
@@ -93,7 +91,7 @@ class LavaSession:
         if spec.kind == "norm":
             codes = None if p["weights"] is None else weights[p["weights"]]
             return FixedNorm(spec=vars(spec), weight_codes=codes), PyFixedNormModel
-        return HostGroup(spec=vars(spec), module_key=key, layouts=self.layouts), model_for(vars(spec))
+        return HostGroup(spec=vars(spec), module_key=key), model_for(vars(spec))
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         """Inject one input per step, then `output_latency` empty steps so the last one reaches
@@ -121,7 +119,7 @@ class LavaSession:
                 got += [self.extractor.receive() for _ in range(stop - done)]
             done = stop
             self._switch_biases(done)
-        vals = [unpack(g, self.out_layout) for g in got[lat:]]
+        vals = [unpack(g, self.graph.output_layout) for g in got[lat:]]
         return np.concatenate([v.decode() if hasattr(v, "decode") else v for v in vals])
 
     def _switch_biases(self, steps_run: int) -> None:

@@ -5,20 +5,32 @@ statistics of those steps, kept as one int64 vector that the session reads back 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 import numpy as np
 
 from sbcompile.ir.activity import SpikeStats
 
 
+class DelayLine:
+    """What went in `delay` steps ago (None until that many steps have passed)."""
+
+    def __init__(self, delay: int) -> None:
+        self.items: deque = deque(maxlen=delay + 1)
+
+    def push(self, item: Any) -> Any:
+        self.items.append(item)
+        return self.items[0] if len(self.items) == self.items.maxlen else None
+
+
 class TokenClock:
     def __init__(self, latency: int) -> None:
-        self.tags: deque = deque(maxlen=latency + 1)
+        self.tags = DelayLine(latency)
 
     def tick(self, head: np.ndarray) -> int:
         """Take this step's injector payload; the tag of the token this process sees now (0: none)."""
-        self.tags.append(int(head[0]))
-        return self.tags[0] if len(self.tags) == self.tags.maxlen else 0
+        tag = self.tags.push(int(head[0]))
+        return 0 if tag is None else tag
 
 
 def stats_size(spec: dict) -> int:

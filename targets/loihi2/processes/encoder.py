@@ -18,9 +18,12 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from sbcompile.ir.dialects.spike import EncodeParams, count_range, fixed_encode
+from sbcompile.ir.dialects.spike import EncodeParams, fixed_encode, saturate
+from sbcompile.ir.fixed import fixed_value
+from sbcompile.ir.runtime import SpikeArray
 
 from .clock import StatsRecorder, TokenClock, stats_size
+from .payload import pack
 
 
 class SpikeEncoder(AbstractProcess):
@@ -47,8 +50,6 @@ class PySpikeEncoderFixed(PyLoihiProcessModel):
         super().__init__(proc_params)
         spec = proc_params["spec"]
         self.p = EncodeParams(**spec["params"]["encode"])
-        self.bounds = count_range(self.p.coding, self.p.steps)
-        self.one = 2.0 ** -(self.p.frac_bits or 0)
         self.tokens = TokenClock(spec["latency"])
         self.recorder = StatsRecorder(spec["params"]["stats"])
 
@@ -56,9 +57,8 @@ class PySpikeEncoderFixed(PyLoihiProcessModel):
         xq = self.x_in.recv().astype(np.int64)[None]
         carries_token = self.tokens.tick(self.tag.recv()) > 0
         counts, vth = fixed_encode(xq, self.p)
-        if self.bounds is not None:
-            counts = np.clip(counts, *self.bounds)
+        spikes = SpikeArray(saturate(counts, self.p)[0], fixed_value(vth, self.p.frac_bits)[0])
         if carries_token:
-            self.stats[:] = self.recorder.add({self.recorder.names[0]: counts})
-        self.s_out.send(counts[0].astype(np.int32))
-        self.packed_out.send(np.concatenate([counts[0], (vth * self.one).astype(np.float32)[0]]).astype(np.float64))
+            self.stats[:] = self.recorder.add({self.recorder.names[0]: spikes.counts})
+        self.s_out.send(pack(spikes, "counts"))
+        self.packed_out.send(pack(spikes, "packed"))

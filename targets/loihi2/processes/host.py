@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +21,11 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sbcompile.ir import Module
-from sbcompile.ir.fixed import fixed_input
 from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
 from sbcompile.ir.opdef import lookup
-from sbcompile.ir.runtime import SpikeArray
 
-from .clock import StatsRecorder, TokenClock, stats_size
+from .clock import DelayLine, StatsRecorder, TokenClock, stats_size
+from .payload import pack, unpack
 
 @dataclass
 class Shared:
@@ -45,8 +43,8 @@ SHARED: dict[str, Shared] = {}
 
 
 class HostGroup(AbstractProcess):
-    def __init__(self, *, spec: dict, module_key: str, layouts: dict, **kwargs: Any) -> None:
-        super().__init__(spec=spec, module_key=module_key, layouts=layouts, name=spec["name"], **kwargs)
+    def __init__(self, *, spec: dict, module_key: str, **kwargs: Any) -> None:
+        super().__init__(spec=spec, module_key=module_key, name=spec["name"], **kwargs)
         for port, size in spec["in_ports"].items():
             setattr(self, port, InPort(shape=(size,)))
         for port, size in spec["out_ports"].items():
@@ -73,31 +71,6 @@ class _Context:
         pass
 
 
-def unpack(vec: np.ndarray, lay: dict) -> Any:
-    n = int(np.prod(lay["shape"]))
-    data = np.asarray(vec[:n]).reshape(lay["shape"]).astype(lay["dtype"])
-    if lay["kind"] != "spikes":
-        return data
-    scale = None if lay["scale_shape"] is None else np.asarray(vec[n:]).reshape(lay["scale_shape"]).astype(np.float32)
-    return SpikeArray(data, scale)
-
-
-def pack(value: Any, encoding: str) -> np.ndarray:
-    if encoding.startswith("fixed:"):
-        return fixed_input(value, int(encoding[6:])).reshape(-1).astype(np.int32)
-    if encoding == "counts":
-        return np.asarray(value.counts).reshape(-1).astype(np.int32)
-    if encoding == "floor":
-        v = value.decode() if isinstance(value, SpikeArray) else value
-        return np.floor(np.asarray(v, np.float64)).reshape(-1).astype(np.int32)
-    if isinstance(value, SpikeArray):
-        parts = [value.counts.reshape(-1).astype(np.float64)]
-        if value.scale is not None:
-            parts.append(np.asarray(value.scale, np.float64).reshape(-1))
-        return np.concatenate(parts)
-    return np.asarray(value, np.float64).reshape(-1)
-
-
 class PyHostGroupModel(PyLoihiProcessModel):
     """Receives every port each step, delays early inputs to the group's step, and runs the ops
     only on steps that carry a token (the injector's tag, seen `latency` steps late)."""
@@ -109,13 +82,13 @@ class PyHostGroupModel(PyLoihiProcessModel):
         self.spec = proc_params["spec"]
         self.shared = SHARED[proc_params["module_key"]]
         self.module = self.shared.module
-        self.layouts = proc_params["layouts"]
         p = self.spec["params"]
+        self.layouts = p["layouts"]
         self.ops = [self.module.ops[i] for i in p["ops"]]
         self.defs = [lookup(op.name) for op in self.ops]
         self.tokens = TokenClock(self.spec["latency"])
         self.recorder = StatsRecorder(p["stats"])
-        self.fifos = {i["port"]: deque(maxlen=i["delay"] + 1) for i in p["inputs"]}
+        self.delays = {i["port"]: DelayLine(i["delay"]) for i in p["inputs"]}
         self.states: dict[int, dict] = {}
         self.token_input: Any = None
         self.input_value = next((op.result.name for op in self.ops if op.name == "io.input"), None)
@@ -136,9 +109,7 @@ class PyHostGroupModel(PyLoihiProcessModel):
         tag_ = self.tokens.tick(head)
         arrived = {}
         for i in p["inputs"]:
-            fifo = self.fifos[i["port"]]
-            fifo.append(getattr(self, i["port"]).recv())
-            arrived[i["value"]] = fifo[0] if len(fifo) == fifo.maxlen else None
+            arrived[i["value"]] = self.delays[i["port"]].push(getattr(self, i["port"]).recv())
         sums = {v: [getattr(self, port).recv() for port in ports] for v, ports in p["accumulators"].items()}
         if tag_ == 0:  # a bubble: no token here this step
             for o in p["outputs"]:

@@ -17,6 +17,9 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from sbcompile.ir.dialects.nn import RMSNormParams, fixed_rmsnorm
+from sbcompile.ir.fixed import fixed_value
+
+from .payload import pack
 
 
 class FixedNorm(AbstractProcess):
@@ -40,9 +43,8 @@ class PyFixedNormModel(PyLoihiProcessModel):
         self.p = RMSNormParams(**proc_params["spec"]["params"]["norm"])
         codes = proc_params["weight_codes"]
         self.wq = None if codes is None else np.asarray(codes, np.int64)
-        self.one = 2.0 ** -(self.p.frac_bits or 0)
 
     def run_spk(self) -> None:
         yq = fixed_rmsnorm(self.x_in.recv().astype(np.int64)[None], self.wq, self.p)[0]
         self.q_out.send(yq.astype(np.int32))
-        self.y_out.send((yq * self.one).astype(np.float32).astype(np.float64))
+        self.y_out.send(pack(fixed_value(yq, self.p.frac_bits), "packed"))
