@@ -101,18 +101,13 @@ class Quantize(Pass):
             updates["residual"] = f"{base}.residual"
             codes = raw
         err = float(np.linalg.norm(codes * per_weight - w) / max(np.linalg.norm(w), 1e-30))
-        op.params = op.params.model_copy(update=updates)
-        type(op.params).model_validate(op.params.model_dump())
-        if not any(o.params.model_dump().get("weight") == name for o in module.ops if o is not op):
-            module.weights.remove(name)
         facts = {"bits": bits, "group": self.group or int(w.shape[1]), "overflow": int(outside.sum()),
                  "rel_error": float(f"{err:.6g}"), "policy": self.overflow,
                  "scale_min": float(f"{scales.min():.6g}"), "scale_max": float(f"{scales.max():.6g}")}
         if fmt.weight_scale == "pow2":
             exps = np.log2(scales)
             facts.update({"exp_min": int(exps.min()), "exp_max": int(exps.max())})
-        op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
-        return facts
+        return adopt(module, op, updates, facts)
 
     def quantize_fake(self, module: Module, op: Op, bits: int) -> dict:
         """Shape-only weights (a model traced without them) get shape-only codes and scales, so
@@ -123,9 +118,17 @@ class Quantize(Pass):
         base = f"{name}.q{bits}"
         module.weights.add_fake(base, (out, n_in), "i8" if bits <= 8 else "i16")
         module.weights.add_fake(f"{base}.scale", (out, -(-n_in // group)), "f32")
-        op.params = op.params.model_copy(update={"weight": base, "scale": f"{base}.scale", "group": self.group or None})
-        if not any(o.params.model_dump().get("weight") == name for o in module.ops if o is not op):
-            module.weights.remove(name)
-        facts = {"bits": bits, "group": group, "policy": self.overflow, "weights": "fake"}
-        op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
-        return facts
+        updates = {"weight": base, "scale": f"{base}.scale", "group": self.group or None}
+        return adopt(module, op, updates, {"bits": bits, "group": group, "policy": self.overflow, "weights": "fake"})
+
+
+def adopt(module: Module, op: Op, updates: dict, facts: dict) -> dict:
+    """Point `op` at its codes and scales, drop the float weight no other op reads, and annotate
+    the op with `facts` (quant.*), which are returned for the report."""
+    name = op.params.weight
+    op.params = op.params.model_copy(update=updates)
+    type(op.params).model_validate(op.params.model_dump())
+    if not any(o.params.model_dump().get("weight") == name for o in module.ops if o is not op):
+        module.weights.remove(name)
+    op.attrs.update({f"quant.{k}": v for k, v in facts.items()})
+    return facts

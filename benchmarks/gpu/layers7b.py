@@ -40,8 +40,13 @@ from targets.cuda.kernels.spike_encode import spike_encode_int8  # noqa: E402
 from targets.cuda.kernels.spike_gemm import spike_gemm  # noqa: E402
 from targets.cuda.kernels.window_attention import window_attention  # noqa: E402
 
+from sbcompile.models.presets import PRESETS  # noqa: E402
+
 Tensor = torch.Tensor
 Attention = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+_7B = PRESETS["spikingbrain-7b"]
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,18 @@ class Shape:
     """The spikingbrain-7b preset (sbcompile/models/presets.py), whose widths are Qwen2.5-7B's.
     Layers 1, 3, ..., 27 are SWA, the even ones GLA (SpikingBrain); window and gate rank are SpikingBrain's."""
 
-    hidden: int = 3584
-    layers: int = 28
-    heads: int = 28
-    kv_heads: int = 4
-    head_dim: int = 128
-    intermediate: int = 18944
-    vocab: int = 152064
-    window: int = 4096
-    gate_rank: int = 16
-    theta: float = 1e6
-    eps: float = 1e-6
-    normalizer: float = 16.0
+    hidden: int = _7B.hidden_size
+    layers: int = _7B.num_hidden_layers
+    heads: int = _7B.num_attention_heads
+    kv_heads: int = _7B.num_key_value_heads
+    head_dim: int = _7B.head_dim
+    intermediate: int = _7B.intermediate_size
+    vocab: int = _7B.vocab_size
+    window: int = _7B.sliding_window
+    gate_rank: int = _7B.gate_low_rank_dim
+    theta: float = _7B.rope_theta
+    eps: float = _7B.norm_eps
+    normalizer: float = _7B.gate_logit_normalizer
 
     @property
     def kv(self) -> int:
