@@ -100,6 +100,11 @@ class Module:
             and [(v.name, v.type) for v in self.outputs] == [(v.name, v.type) for v in other.outputs]
         )
 
+    @property
+    def inputs(self) -> list[Op]:
+        """The module's `io.input` ops, in order: its interface."""
+        return [op for op in self.ops if op.name == "io.input"]
+
     def values(self) -> Iterator[Value]:
         for op in self.ops:
             yield from op.results
