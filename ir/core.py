@@ -59,6 +59,18 @@ class Op:
     def dialect(self) -> str:
         return self.name.split(".", 1)[0]
 
+    @property
+    def opdef(self) -> Any:
+        """The op's definition (an `OpDef` instance), or None for an unregistered name."""
+        from .opdef import lookup  # opdef imports nothing from core; the import is local to keep it so
+
+        return lookup(self.name)
+
+    def isa(self, *defs: type) -> bool:
+        """Whether this op is one of the given op classes: `op.isa(Dense, Conv2d)`. Code outside
+        ir/ names ops by class, never by their `dialect.name` string."""
+        return isinstance(self.opdef, defs)
+
     def where(self) -> Location | None:
         """The best place to point a user at: the text position, else the traced source line."""
         return self.pos or self.loc
@@ -103,7 +115,9 @@ class Module:
     @property
     def inputs(self) -> list[Op]:
         """The module's `io.input` ops, in order: its interface."""
-        return [op for op in self.ops if op.name == "io.input"]
+        from .dialects.io import Input
+
+        return [op for op in self.ops if op.isa(Input)]
 
     def values(self) -> Iterator[Value]:
         for op in self.ops:
