@@ -9,17 +9,14 @@ import numpy as np
 
 from sbcompile.ir import Module, Op
 from sbcompile.ir.interpreter import Interpreter
+from sbcompile.ir.dialects.spike import Encode
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
+from .rounding import sig
 from .tokens import read_tokens, require_real_weights
 
 HIST_LIMIT = 32  # count histograms have bins -32..32; the end bins hold everything beyond
-
-
-def sig(x: float, digits: int = 6) -> float:
-    """Rounded to `digits` significant digits, so dumps stay short and stable."""
-    return float(f"{x:.{digits}g}")
 
 
 class _Collector:
@@ -36,7 +33,7 @@ class _Collector:
         value = outs[0]
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             self.absmax[name] = max(self.absmax.get(name, 0.0), float(np.abs(value).max(initial=0.0)))
-        if op.name == "spike.encode":
+        if op.isa(Encode):
             x = np.abs(args[0].reshape(-1, args[0].shape[-1]).astype(np.float64))
             c = value.counts.reshape(-1, value.counts.shape[-1]).astype(np.int64)
             self.absmean[name] = self.absmean.get(name, 0) + x.sum(axis=0)
@@ -68,7 +65,7 @@ class Calibrate(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "calibrate")
         tokens = read_tokens(module, self.text, self.tokens, "calibrate")
-        inputs = [op.params.name for op in module.ops if op.name == "io.input"]
+        inputs = [op.params.name for op in module.inputs]
         seen = _Collector()
         ctx.progress("calibrate", 0.0)
         Interpreter(module, observer=seen)(**{inputs[0]: tokens})

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from sbcompile.ir import Module
 from sbcompile.ir.fixed import frac_bits_for
+from sbcompile.ir.dialects.nn import RMSNorm
+from sbcompile.ir.dialects.spike import Encode
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
@@ -30,10 +32,10 @@ class FixedEncoders(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         chosen: dict[str, int] = {}
         for op in module.ops:
-            if op.name != "spike.encode" or op.params.static is not None or op.params.frac_bits is not None:
+            if not op.isa(Encode) or op.params.static is not None or op.params.frac_bits is not None:
                 continue
             src = op.operands[0].owner
-            if src is not None and src.name == "nn.rmsnorm" and src.params.frac_bits is not None:
+            if src is not None and src.isa(RMSNorm) and src.params.frac_bits is not None:
                 f = src.params.frac_bits
             else:
                 f = frac_bits_for(src.attrs.get("calib.absmax") if src is not None else None, self.frac_bits)

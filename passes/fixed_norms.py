@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sbcompile.ir import Module
 from sbcompile.ir.fixed import frac_bits_for
+from sbcompile.ir.dialects.nn import RMSNorm
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
@@ -28,7 +29,7 @@ class FixedNorms(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         chosen: dict[str, int] = {}
         for op in module.ops:
-            if op.name != "nn.rmsnorm" or op.params.frac_bits is not None:
+            if not op.isa(RMSNorm) or op.params.frac_bits is not None:
                 continue
             src = op.operands[0].owner
             ranges = [o.attrs.get("calib.absmax") for o in (src, op) if o is not None]

@@ -9,6 +9,7 @@ import numpy as np
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Module, Op, SbirError
+from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
@@ -70,7 +71,7 @@ class Quantize(Pass):
         section = ctx.report.setdefault("quantize", {"weight_bits": bits, "scale_format": fmt.weight_scale, "ops": {}})
         changed = False
         for op in module.ops:
-            if op.name != "syn.dense" or op.params.scale is not None:
+            if not op.isa(Dense) or op.params.scale is not None:
                 continue
             if self.include == "spiking" and op.operands[0].type.kind != "spikes":
                 continue

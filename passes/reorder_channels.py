@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
@@ -45,7 +46,7 @@ class ReorderChannels(Pass):
         ops = {}
         for op in module.ops:
             src = op.operands[0].owner if op.operands else None
-            if op.name != "syn.dense" or src is None or "calib.active" not in src.attrs:
+            if not op.isa(Dense) or src is None or "calib.active" not in src.attrs:
                 continue
             active = np.array(src.attrs["calib.active"], np.float64)
             order = np.argsort(-active, kind="stable")

@@ -8,11 +8,12 @@ from typing import Literal
 import numpy as np
 
 from sbcompile.ir import Module, SbirError
-from sbcompile.ir.dialects.spike import count_range
+from sbcompile.ir.dialects.spike import Encode, count_range
 
 from .base import Pass, PassContext, option
-from .calibrate import HIST_LIMIT, encoder_histogram, sig
+from .calibrate import HIST_LIMIT, encoder_histogram
 from .registry import register_pass
+from .rounding import sig
 
 
 def events_per_count(coding: str, values: np.ndarray) -> np.ndarray:
@@ -48,7 +49,7 @@ class SelectCoding(Pass):
         section = {"coding": self.coding, "steps": steps, "range": list(bounds) if bounds else None, "ops": {}}
         changed = False
         for op in module.ops:
-            if op.name != "spike.encode":
+            if not op.isa(Encode):
                 continue
             if (op.params.coding, op.params.steps) != (self.coding, steps):
                 op.params = op.params.model_copy(update={"coding": self.coding, "steps": steps})

@@ -8,11 +8,12 @@ import numpy as np
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.dialects.spike import Encode
 
 from .base import Pass, PassContext, option
-from .calibrate import sig
 from .quantize import machine_formats
 from .registry import register_pass
+from .rounding import sig
 
 
 def to_threshold_format(v: np.ndarray, fmt: NumberFormats) -> np.ndarray:
@@ -42,7 +43,7 @@ class StaticThreshold(Pass):
         section: dict = {"groups": self.groups, "ops": {}}
         changed = False
         for op in module.ops:
-            if op.name != "spike.encode" or op.params.static is not None:
+            if not op.isa(Encode) or op.params.static is not None:
                 continue
             absmean = op.attrs.get("calib.absmean")
             if absmean is None:

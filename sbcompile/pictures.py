@@ -144,6 +144,6 @@ def write_raster(path: Path, module: "Module", op_name: str, tokens: np.ndarray)
         if op.results[0].name == op_name:
             seen.append(outs[0].counts if isinstance(outs[0], SpikeArray) else np.asarray(outs[0]))
 
-    inputs = [op.params.name for op in module.ops if op.name == "io.input"]
+    inputs = [op.params.name for op in module.inputs]
     Interpreter(module, observer=watch)(**{inputs[0]: tokens})
     raster_png(path, seen[0], f"%{op_name}: {len(tokens)} tokens")
