@@ -66,6 +66,22 @@ class Energy(Pass):
     name = "energy"
     default_spikes: float = option(PAPER_SPIKES_PER_CHANNEL, "bitwise spikes per channel where no calibration says")
 
+    report_rank = 90
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "energy" not in report:
+            return []
+        e = report["energy"]
+        return ["## Energy per token", "",
+                f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
+                + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"
+                   if e.get("sparsity_measured") is not None else ""),
+                f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "
+                f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
+                f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
+                "- see docs/energy.md for what each assumes", ""]
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         macs = spiking_macs = events = neurons = 0.0
         measured: list[tuple[float, int]] = []

@@ -12,6 +12,7 @@ from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.dialects.spike import Decode, Encode
 
 from .base import Pass, PassContext, option
+from .report import table
 from .registry import register_pass
 from .rounding import sig
 from .tokens import read_tokens, require_real_weights
@@ -54,6 +55,14 @@ class Evaluate(Pass):
     tokens: int = option(4096, "evaluate on at most this many tokens")
     label: str = option("current", "the row this measurement fills in the quality table")
     float: bool = option(False, "measure the module with every spike encoder bypassed (the float model)")
+
+    report_rank = 10
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if not report.get("quality"):
+            return []
+        return ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""] + table(report["quality"], "stage")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "evaluate")

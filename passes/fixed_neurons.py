@@ -14,6 +14,7 @@ from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
+from .report import fixed_point_section
 
 # The compartment floors its input current; half a current unit (<< 6) of bias makes that a
 # rounding on average instead of a loss of half a unit per step.
@@ -91,6 +92,9 @@ class FixedNeurons(Pass):
     name = "fixed-neurons"
     threshold_bits: int = option(12, "threshold mantissa width to aim for (vth is 17-bit; v, 24-bit, "
                                      "keeps 2^(17 - bits) of headroom)")
+
+    report_rank = 40
+    report_section = staticmethod(fixed_point_section)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         section: dict = {"converted": {}, "kept_float": {}}

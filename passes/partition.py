@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sbcompile.ir import Module, Op, SbirError
+from sbcompile.pictures import draw_core_map
 
 from .base import Pass, PassContext, option
 from .legality import TileUse, violations
@@ -97,6 +98,16 @@ class Partition(Pass):
     name = "partition"
     skip_silent: bool = option(True, "leave calibrated silent input channels out of the synapse memory")
 
+    report_rank = 50
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "cores_used" not in report:
+            return []
+        return ["## Mapping", "", f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
+                f"{report['chips_used']:,} chips of {report['system']}",
+                f"- {len(report.get('host_ops', []))} ops on the embedded or host processors", ""]
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         system = ctx.machine
         if system is None or not hasattr(system, "chip"):
@@ -148,7 +159,8 @@ class Partition(Pass):
             "cores_available": system.cores, "partition": per_op, "host_ops": host_ops(module),
         })
         if next_core > system.cores:
-            ctx.results["core_map"] = [(name, v["cores"]) for name, v in per_op.items()]
+            core_map = [(name, v["cores"]) for name, v in per_op.items()]
+            ctx.failure_notes.append(lambda directory: draw_core_map(directory / f"{self.name}-cores.png", core_map, system.cores))
             raise SbirError(f"the model needs {next_core:,} cores (bound by {binding}: {totals['synapse_bits'] / 8e9:,.1f} GB "
                             f"of synapses at {chip.synapse_memory_kib} KiB per core); {system.name} has {system.cores:,}"
                             f"{suggest(next_core, chip.cores_per_chip)}")

@@ -125,6 +125,17 @@ class Place(Pass):
     window: int = option(64, "swap partners lie at most this many slots apart")
     seed: int = option(0, "random seed of the refinement")
 
+    report_rank = 60
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "place" not in report:
+            return []
+        p = report["place"]
+        return [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
+                f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
+                f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         system = ctx.machine
         if "cores_used" not in ctx.report:

@@ -12,6 +12,7 @@ from sbcompile.ir import Module, Op, SbirError
 from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
+from .report import table
 from .registry import register_pass
 
 
@@ -62,6 +63,15 @@ class Quantize(Pass):
     percentile: float = option(99.99, "the percentile of |w| a scale covers with scale-method=percentile")
     overflow: Literal["clamp", "residual"] = option("clamp", "what happens to codes outside the range")
     include: Literal["spiking", "all"] = option("spiking", "quantize only projections fed by spikes, or all")
+
+    report_rank = 20
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        q = report.get("quantize", {})
+        if not q.get("ops"):
+            return []
+        return ["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales.", ""] + table(q["ops"], "op")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         fmt = machine_formats(ctx)

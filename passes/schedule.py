@@ -99,6 +99,21 @@ class Schedule(Pass):
     step_us: float = option(10.0, "duration of one algorithmic time step in microseconds (an assumption)")
     link_capacity: float = option(0.0, "messages per link per step; 0 derives it from step-us and 4.1 ns per hop")
 
+    report_rank = 70
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "schedule" not in report:
+            return []
+        c = report["schedule"]
+        return ["## Schedule", "",
+                f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
+                f"({c['tokens_per_second']:.3g} tokens/s)",
+                f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per token "
+                f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
+                f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
+                f"{c['critical_path'][-1]}", ""]
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         g: TrafficGraph | None = ctx.results.get("traffic")
         pos = ctx.results.get("placement")

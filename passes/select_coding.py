@@ -11,7 +11,8 @@ from sbcompile.ir import Module, SbirError
 from sbcompile.ir.dialects.spike import Encode, count_range
 
 from .base import Pass, PassContext, option
-from .calibrate import HIST_LIMIT, encoder_histogram
+from .report import table
+from .calibrate import HIST_LIMIT, Calibration
 from .registry import register_pass
 from .rounding import sig
 
@@ -41,6 +42,15 @@ class SelectCoding(Pass):
     coding: Literal["count", "binary", "ternary", "bitwise"] = option("bitwise", "how counts travel")
     steps: int = option(3, "virtual time steps per token (ignored for count)")
 
+    report_rank = 30
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        c = report.get("select_coding", {})
+        if not c.get("ops"):
+            return []
+        return ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""] + table(c["ops"], "encoder")
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         steps = None if self.coding == "count" else self.steps
         if steps is not None and not 1 <= steps <= 31:
@@ -48,13 +58,15 @@ class SelectCoding(Pass):
         bounds = count_range(self.coding, steps)
         section = {"coding": self.coding, "steps": steps, "range": list(bounds) if bounds else None, "ops": {}}
         changed = False
+        encoders = ctx.analyses.get(Calibration, module).encoders
         for op in module.ops:
             if not op.isa(Encode):
                 continue
             if (op.params.coding, op.params.steps) != (self.coding, steps):
                 op.params = op.params.model_copy(update={"coding": self.coding, "steps": steps})
                 changed = True
-            hist = encoder_histogram(op)
+            seen = encoders.get(op.result.name)
+            hist = None if seen is None else seen.hist
             if hist is None or bounds is None:
                 continue
             values = np.arange(-HIST_LIMIT, HIST_LIMIT + 1)

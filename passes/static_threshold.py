@@ -11,6 +11,7 @@ from sbcompile.ir import Module, SbirError
 from sbcompile.ir.dialects.spike import Encode
 
 from .base import Pass, PassContext, option
+from .calibrate import Calibration
 from .quantize import machine_formats
 from .registry import register_pass
 from .rounding import sig
@@ -42,10 +43,12 @@ class StaticThreshold(Pass):
         fmt = machine_formats(ctx)
         section: dict = {"groups": self.groups, "ops": {}}
         changed = False
+        calibration = ctx.analyses.get(Calibration, module)
         for op in module.ops:
             if not op.isa(Encode) or op.params.static is not None:
                 continue
-            absmean = op.attrs.get("calib.absmean")
+            seen = calibration.encoders.get(op.result.name)
+            absmean = None if seen is None else seen.absmean
             if absmean is None:
                 raise SbirError(f"static-threshold: encoder %{op.result.name} is not calibrated (run calibrate first)", op.where())
             n = len(absmean)

@@ -92,6 +92,14 @@ def core_map_png(path: Path, layers: np.ndarray, limit: int, title: str) -> None
     plt.close(fig)
 
 
+def draw_core_map(path: Path, core_map: list[tuple[str, int]], available: int) -> str:
+    """A mapping that did not fit: draw the cores each op needed (`core_map`: value name, cores);
+    returns the note a failure message carries."""
+    layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(core_map)])
+    core_map_png(path, layers, available, f"{len(layers):,} cores needed, {available:,} available")
+    return f"core map: {path}"
+
+
 def layer_of(name: str, fallback: int) -> int:
     """The layer number in a value name (`layers_12_attn_q_proj` -> 12), else `fallback`."""
     import re

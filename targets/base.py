@@ -39,6 +39,11 @@ class Target:
         written by the driver) and add what the report should say of them; return their names."""
         return []
 
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        """This target's section of report.md (markdown lines) from what `emit` put in the report."""
+        return []
+
     def open(self, artifact: Path, module: Module) -> "Session":
         """A running instance of the artifact, ready to take tokens."""
         raise SbirError(f"target '{self.name}' cannot run artifacts on this machine")

@@ -55,6 +55,20 @@ class Loihi2Target(Target):
             report["lava"] = section
         return [GRAPH_FILE, LAVA_WEIGHTS_FILE] if section["emitted"] else []
 
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "lava" not in report:
+            return []
+        lv = report["lava"]
+        if not lv["emitted"]:
+            return ["## Lava process graph", "", f"- not emitted: {lv['why']}", ""]
+        kinds = ", ".join(f"{n} {k}" for k, n in lv["by_kind"].items())
+        return ["## Lava process graph", "",
+                f"- {lv['processes']} processes ({kinds}), {lv['connections']} connections",
+                f"- a token reaches the output {lv['latency_steps']} time steps after it enters "
+                "(one per synaptic projection on its path)",
+                f"- files: {', '.join(lv['files'])}; run with `sbcompile run OUT ...` on Lava's simulator", ""]
+
     def open(self, artifact: Path, module: Module) -> Any:
         from .graph import ProcessGraph
 
