@@ -12,7 +12,7 @@ PYTHON ?= $(shell \
   else root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
        ls -d "$$root"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test bless demo bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,11 @@ $(STAMP): pyproject.toml
 # pytest exits 5 when it collects nothing; that is not a failure of the code.
 test: setup
 	$(VPY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# Rewrite the golden files (tests/golden/*.expected, tests/frontend/golden/*.sbir) from the current
+# output; review the diff before committing. Tests never write them otherwise.
+bless: setup
+	$(VPY) -m pytest -q tests/test_golden.py tests/frontend/test_frontend.py -k golden --update-goldens
 
 # The main job: compile the tiny trained SpikingBrain for Loihi 2 (mapping, schedule, energy and a
 # Lava process graph), generate from a short prompt on Lava's fixed-point simulator, show the outputs.
