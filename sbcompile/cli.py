@@ -11,7 +11,7 @@ from pathlib import Path
 from sbcompile import __version__
 from sbcompile.artifact import atomic_directory, write_module, write_report
 from sbcompile.ir import Module, SbirError, print_module, verify
-from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
+from sbcompile.pass_manager import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
 from sbcompile.plugins import load_plugin_module
 from sbcompile.progress import progress_bar
 
@@ -172,7 +172,6 @@ def compile_main(args: argparse.Namespace) -> int:
         raise SbirError(f"unknown target '{args.target}'; available targets: {', '.join(sorted(TARGETS))}")
     target = TARGETS[args.target](system=args.system, system_set=args.system_set)
     passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
-    passes += parse_pipeline(target.legalize)
     emit = args.emit or ("artifact" if args.output else "ir")
     if emit in ("artifact", "nir") and not args.output:
         raise SbirError(f"--emit {emit} needs an output (-o OUT{' or -o FILE.nir' if emit == 'nir' else ''})")

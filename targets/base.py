@@ -1,6 +1,6 @@
 """What a target is: a machine description (plain data the passes may read), the pipeline it
-runs by default and the legalization it always runs, `emit` to write an artifact, and — where
-the machine is at hand — `run`."""
+runs by default, `emit` to write an artifact and its report section, and — where the machine is
+at hand — `open` to run it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ class Target:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     default_pipeline: ClassVar[str] = "canonicalize,cse,dce"
-    legalize: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = ()  # command-line options this target reads
 
     def __init__(self, **options: Any) -> None:
