@@ -43,7 +43,8 @@ class Pass:
     # Analyses still valid after this pass changed the module (None: all). Analyses the pass
     # itself set are always kept; a pass that returns "unchanged" keeps everything.
     preserves: ClassVar[tuple[type, ...] | None] = ()
-    # Where this pass's section stands in report.md (lower first) and the key it fills in report.json.
+    # The key this pass fills in report.json, and where its section stands in report.md (lower first).
+    report_key: ClassVar[str] = ""
     report_rank: ClassVar[int] = 1000
 
     def run(self, module: Module, ctx: PassContext) -> bool:
@@ -52,8 +53,15 @@ class Pass:
 
     @classmethod
     def report_section(cls, report: dict[str, Any]) -> list[str]:
-        """This pass's section of report.md (markdown lines), from what it put in the report; []
-        when it has nothing to say. Passes that share one section return the same lines."""
+        """This pass's section of report.md (markdown lines) from the whole report; [] when it has
+        nothing to say. Passes that share one section return the same lines. By default:
+        `render_section` of the report's `report_key` entry, if there is one."""
+        section = report.get(cls.report_key) if cls.report_key else None
+        return cls.render_section(section) if section else []
+
+    @classmethod
+    def render_section(cls, section: Any) -> list[str]:
+        """The markdown lines of this pass's own report entry."""
         return []
 
     @classmethod

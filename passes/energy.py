@@ -67,12 +67,10 @@ class Energy(Pass):
     default_spikes: float = option(PAPER_SPIKES_PER_CHANNEL, "bitwise spikes per channel where no calibration says")
 
     report_rank = 90
+    report_key = "energy"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        if "energy" not in report:
-            return []
-        e = report["energy"]
+    def render_section(cls, e: dict) -> list[str]:
         return ["## Energy per token", "",
                 f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
                 + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"

@@ -57,12 +57,11 @@ class Evaluate(Pass):
     float: bool = option(False, "measure the module with every spike encoder bypassed (the float model)")
 
     report_rank = 10
+    report_key = "quality"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        if not report.get("quality"):
-            return []
-        return ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""] + table(report["quality"], "stage")
+    def render_section(cls, quality: dict) -> list[str]:
+        return ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""] + table(quality, "stage")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "evaluate")

@@ -126,12 +126,10 @@ class Place(Pass):
     seed: int = option(0, "random seed of the refinement")
 
     report_rank = 60
+    report_key = "place"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        if "place" not in report:
-            return []
-        p = report["place"]
+    def render_section(cls, p: dict) -> list[str]:
         return [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
                 f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
                 f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]

@@ -65,11 +65,11 @@ class Quantize(Pass):
     include: Literal["spiking", "all"] = option("spiking", "quantize only projections fed by spikes, or all")
 
     report_rank = 20
+    report_key = "quantize"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        q = report.get("quantize", {})
-        if not q.get("ops"):
+    def render_section(cls, q: dict) -> list[str]:
+        if not q["ops"]:
             return []
         return ["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales.", ""] + table(q["ops"], "op")
 

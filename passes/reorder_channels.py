@@ -40,12 +40,10 @@ class ReorderChannels(Pass):
     block: int = option(32, "input channels per weight block")
 
     report_rank = 80
+    report_key = "reorder_channels"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        if "reorder_channels" not in report:
-            return []
-        r = report["reorder_channels"]
+    def render_section(cls, r: dict) -> list[str]:
         return ["## Channel reordering", "",
                 f"- weight blocks of {r['block']} inputs skipped per token: {r['skipped_before']:.4g} before, "
                 f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",

@@ -100,12 +100,10 @@ class Schedule(Pass):
     link_capacity: float = option(0.0, "messages per link per step; 0 derives it from step-us and 4.1 ns per hop")
 
     report_rank = 70
+    report_key = "schedule"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        if "schedule" not in report:
-            return []
-        c = report["schedule"]
+    def render_section(cls, c: dict) -> list[str]:
         return ["## Schedule", "",
                 f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
                 f"({c['tokens_per_second']:.3g} tokens/s)",

@@ -43,11 +43,11 @@ class SelectCoding(Pass):
     steps: int = option(3, "virtual time steps per token (ignored for count)")
 
     report_rank = 30
+    report_key = "select_coding"
 
     @classmethod
-    def report_section(cls, report: dict) -> list[str]:
-        c = report.get("select_coding", {})
-        if not c.get("ops"):
+    def render_section(cls, c: dict) -> list[str]:
+        if not c["ops"]:
             return []
         return ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""] + table(c["ops"], "encoder")
 

@@ -69,12 +69,12 @@ def report_markdown(report: dict) -> str:
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
     lines.append("")
-    rendered: set = set()
+    rendered: set[tuple[str, ...]] = set()
     for cls in sorted(PASSES.values(), key=lambda c: c.report_rank):
-        render = getattr(cls.report_section, "__func__", cls.report_section)
-        if render not in rendered:  # passes that share a section render it once
-            rendered.add(render)
-            lines += cls.report_section(report)
+        section = tuple(cls.report_section(report))
+        if section not in rendered:  # passes that share a section render it once
+            rendered.add(section)
+            lines += section
     target = TARGETS.get(report.get("target", ""))
     if target is not None:
         lines += target.report_section(report)
