@@ -12,8 +12,8 @@ from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.dialects.spike import Decode, Encode
 
 from .base import Pass, PassContext, option
-from .report import table
 from .registry import register_pass
+from .report import table
 from .rounding import sig
 from .tokens import read_tokens, require_real_weights
 

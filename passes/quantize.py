@@ -12,8 +12,8 @@ from sbcompile.ir import Module, Op, SbirError
 from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
-from .report import table
 from .registry import register_pass
+from .report import table
 
 
 def machine_formats(ctx: PassContext) -> NumberFormats:

@@ -11,9 +11,9 @@ from sbcompile.ir import Module, SbirError
 from sbcompile.ir.dialects.spike import Encode, count_range
 
 from .base import Pass, PassContext, option
-from .report import table
 from .calibrate import HIST_LIMIT, Calibration
 from .registry import register_pass
+from .report import table
 from .rounding import sig
 
 
