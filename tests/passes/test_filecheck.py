@@ -33,7 +33,8 @@ def test_pass(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_every_listed_pass_has_a_filecheck_test() -> None:
     REGISTRY.load_entry_points()
-    missing = sorted(name for name in REGISTRY.items if not (CASES / f"{name}.sbir").exists())
+    listed = [name for name, cls in REGISTRY.items.items() if not cls.__module__.startswith("tests.")]  # not test doubles
+    missing = sorted(name for name in listed if not (CASES / f"{name}.sbir").exists())
     assert not missing, f"passes without a FileCheck test in {CASES}: {missing}"
 
 
