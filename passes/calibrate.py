@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from sbcompile.ir import Module, Op
-from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.dialects.spike import Encode
+from sbcompile.ir.interpreter import Interpreter
 
 from .base import Pass, PassContext, option
 from .registry import register_pass

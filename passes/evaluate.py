@@ -8,8 +8,8 @@ import numpy as np
 
 from sbcompile.ir import Module, parse, print_module
 from sbcompile.ir.activity import total
-from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.dialects.spike import Decode, Encode
+from sbcompile.ir.interpreter import Interpreter
 
 from .base import Pass, PassContext, option
 from .registry import register_pass

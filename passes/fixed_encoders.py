@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbcompile.ir import Module
-from sbcompile.ir.fixed import frac_bits_for
 from sbcompile.ir.dialects.nn import RMSNorm
 from sbcompile.ir.dialects.spike import Encode
+from sbcompile.ir.fixed import frac_bits_for
 
 from .base import Pass, PassContext, option
 from .calibrate import Calibration

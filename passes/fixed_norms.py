@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbcompile.ir import Module
-from sbcompile.ir.fixed import frac_bits_for
 from sbcompile.ir.dialects.nn import RMSNorm
+from sbcompile.ir.fixed import frac_bits_for
 
 from .base import Pass, PassContext, option
 from .calibrate import Calibration
