@@ -25,6 +25,7 @@ class Loihi2Target(Target):
                "latency and energy per token (--system, --system-set); a Lava process graph that `sbcompile run` "
                "runs on Lava's simulator")
     default_pipeline = "canonicalize,cse,dce,fixed-neurons,fixed-norms,fixed-encoders,quantize,partition,place,schedule,energy"
+    required_passes = ("quantize", "partition", "place")  # integer weights, cores, mesh positions
     options = ("system", "system_set", "hardware")
 
     def machine(self) -> Loihi2System:
