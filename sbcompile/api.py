@@ -125,12 +125,15 @@ class Artifact:
     def run(self, text: str | None = None, tokens: Sequence[int] | np.ndarray | None = None,
             inputs: np.ndarray | None = None, generate: int = 0, *, temperature: float = 0.0, top_k: int = 0,
             seed: int = 0, stop: str | None = None, target: str | None = None, hardware: bool = False,
-            progress: Progress | None = None) -> RunResult:
+            progress: Progress | None = None, session: Any = None) -> RunResult:
         """Run on the artifact's target (or `target`): prefill the prompt (`text` for byte-level
         models, or `tokens`), then generate `generate` tokens (greedy at temperature 0, else
         sampled with `top_k` and `seed`, ending early after `stop`); or, for a spiking network
-        without token input, run `inputs` [time, ...]. Each call starts a new sequence."""
-        session, name = self._open(target, hardware)
+        without token input, run `inputs` [time, ...]. Each call starts a new sequence (unless
+        given a `session` from `open`)."""
+        if session is None:
+            session = self.open(target, hardware)
+        name = target or self.target
         if inputs is not None:
             res = run_inputs(session, name, np.asarray(inputs))
             if not res.stats.get("total") and name != "ref":
@@ -141,9 +144,10 @@ class Artifact:
         return run_tokens(session, name, self.module, prompt, generate, Sampler(temperature, top_k, seed),
                           stop, progress or (lambda what, fraction: None))
 
-    def _open(self, target: str | None, hardware: bool) -> tuple[Any, str]:
-        """A fresh session; a target with files of its own runs from the saved directory (an
-        unsaved artifact is saved to a temporary one first)."""
+    def open(self, target: str | None = None, hardware: bool = False) -> Any:
+        """A fresh session, `session(tokens) -> logits` (a new sequence, continued by each call);
+        a target with files of its own runs from the saved directory (an unsaved artifact is
+        saved to a temporary one first)."""
         from sbcompile.targets import TARGETS
         from sbcompile.targets.base import Target
 
@@ -158,7 +162,7 @@ class Artifact:
             self._scratch = tempfile.TemporaryDirectory(prefix="sbcompile-")
             directory = self.save(Path(self._scratch.name) / "artifact")
             self.directory = None  # still not saved where the user would look
-        return cls(hardware=hardware).open(directory, self.module), name
+        return cls(hardware=hardware).open(directory, self.module)
 
 
 REPORT_HEAD = ("module", "target", "pipeline", "spiking", "k", "params", "ops")

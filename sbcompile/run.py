@@ -73,12 +73,13 @@ def run_main(argv: list[str]) -> int:
 
     args = run_parser().parse_args(argv)
     art = load(args.artifact)
+    session = art.open(args.target, args.hardware)
     if args.inputs is not None:
-        return run_inputs(args, art)
+        return run_inputs(args, art, session)
     tokens = prompt_tokens(args, art.module)
     with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
-        res = art.run(tokens=tokens, generate=args.generate, target=args.target, hardware=args.hardware,
-                      progress=progress, **sampling_options(args))
+        res = art.run(tokens=tokens, generate=args.generate, target=args.target, progress=progress,
+                      session=session, **sampling_options(args))
     if args.save_logits:
         np.save(args.save_logits, res.logits)
     sys.stdout.write(generated_output(args, art.module, res) if args.generate else next_token_summary(art.module, res))
@@ -90,7 +91,7 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-def run_inputs(args: argparse.Namespace, art) -> int:
+def run_inputs(args: argparse.Namespace, art, session) -> int:
     """Run a non-token module (a spiking network) on an array of inputs, time first."""
     try:
         x = np.load(args.inputs, allow_pickle=False)
@@ -98,7 +99,7 @@ def run_inputs(args: argparse.Namespace, art) -> int:
         raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
     with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
         progress(f"{x.shape[0]} steps", 0.0)
-        res = art.run(inputs=x, target=args.target, hardware=args.hardware)
+        res = art.run(inputs=x, target=args.target, session=session)
     out = res.outputs
     if args.save_outputs:
         np.save(args.save_outputs, out)
