@@ -165,7 +165,7 @@ class Artifact:
         return cls(hardware=hardware).open(directory, self.module)
 
 
-REPORT_HEAD = ("module", "target", "pipeline", "spiking", "k", "params", "ops")
+REPORT_HEAD = ("module", "target", "pipeline", "kind", "spiking", "k", "params", "ops")
 
 
 def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str] | None = None,
@@ -213,9 +213,12 @@ def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str]
         ctx.progress = opts.progress
     pass_times = PassManager(pipeline, instruments, opts.reproducer_dir).run(module, ctx)
     timings.update({f"pass {k}": v for k, v in pass_times.items()})
+    from sbcompile.layers import layer_table
     from sbcompile.passes import format_pipeline
 
-    report = build_report(module, tgt.name, format_pipeline(pipeline), timings, {**sections, **ctx.report})
+    layers = layer_table(module, ctx.report, ctx.results)
+    report = build_report(module, tgt.name, format_pipeline(pipeline), timings,
+                          {**sections, **ctx.report, **({"layers": layers} if layers else {})})
     return Artifact(module, report, tgt.name, context=ctx, target_options=target_options)
 
 
@@ -353,6 +356,7 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "module": module.name,
         "target": target,
         "pipeline": pipeline,
+        "kind": "language model" if "vocab" in module.attrs else "spiking network",
         **{k: module.attrs[k] for k in ("spiking", "k") if k in module.attrs},
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),

@@ -51,7 +51,8 @@ class Loihi2Target(Target):
             graph, weights = lower(module)
             (out_dir / GRAPH_FILE).write_text(graph.to_json())
             save_file(dict(sorted(weights.items())), str(out_dir / LAVA_WEIGHTS_FILE))
-            section = {"emitted": True, **graph.summary(), "files": [GRAPH_FILE, LAVA_WEIGHTS_FILE]}
+            section = {"emitted": True, **graph.summary(), **mapping_in_graph(module, graph),
+                       "files": [GRAPH_FILE, LAVA_WEIGHTS_FILE]}
         if report is not None:
             report["lava"] = section
         return [GRAPH_FILE, LAVA_WEIGHTS_FILE] if section["emitted"] else []
@@ -73,3 +74,13 @@ class Loihi2Target(Target):
                             f"'sbcompile[loihi2]'), which is missing here: {e}") from None
         weights = load_file(str(Path(artifact) / LAVA_WEIGHTS_FILE))
         return LavaSession(graph, weights, module, hardware=bool(self.settings.get("hardware")))
+
+
+def mapping_in_graph(module: Module, graph: Any) -> dict[str, Any]:
+    """How the mapping's cores (`hw.cores`) meet the Lava graph: the cores whose projections run
+    as neurocore processes, and the mapped ops the graph runs on the host instead (e.g. a
+    projection whose input is not spikes), so the report can say both and agree with itself."""
+    on_cores = {name for p in graph.processes if p.where == "core" for name in p.ops}
+    mapped = [op for op in module.ops if "hw.cores" in op.attrs]
+    return {"cores_in_graph": sum(int(op.attrs["hw.cores"][1]) for op in mapped if op.result.name in on_cores),
+            "mapped_ops_on_host": [op.result.name for op in mapped if op.result.name not in on_cores]}
