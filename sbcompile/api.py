@@ -109,7 +109,8 @@ class Artifact:
                 TARGETS[self.target](**self.target_options).emit(self.module, tmp, sections)
             elif emit == "nir":
                 write_nir(self.module, tmp / "module.nir")
-            pictures = draw_pictures(self.module, self.context, tmp, raster, raster_text) if self.context else []
+            pictures = draw_pictures(self.module, self.context, tmp, raster, raster_text,
+                                     self.report.get("layers")) if self.context else []
             if pictures:
                 sections["pictures"] = pictures
             timings = {**self.report.get("timings", {}), "emit": time.perf_counter() - t0}
@@ -373,14 +374,18 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 
 def draw_pictures(module: Module, ctx: PassContext, out: Path, raster: str | None = None,
-                  raster_text: str | None = None) -> list[str]:
-    """mesh.png after placement; raster.png for `raster` (a value name)."""
+                  raster_text: str | None = None, layers: dict | None = None) -> list[str]:
+    """mesh.png after placement; layers.png (energy, traffic, spike rate, time per layer) for a
+    model with layers; raster.png for `raster` (a value name)."""
     from sbcompile import pictures
 
     drawn = []
     if "placement" in ctx.results:
         pictures.write_mesh(out / "mesh.png", module, ctx)
         drawn.append("mesh.png")
+    if layers and pictures.layers_png(out / "layers.png", layers, ctx.report.get("schedule", {}).get("step_us"),
+                                      f"@{module.name} on {ctx.target}, per layer"):
+        drawn.append("layers.png")
     if raster:
         from sbcompile.passes.tokens import read_tokens
 

@@ -58,6 +58,7 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
         row["neurons"] += n_out
     host = {h["value"]: h for h in report.get("host_ops", [])}
     steps = critical_path_steps(report, results)
+    traffic = mesh_traffic(results)
     calib_tokens = report.get("calibrate", {}).get("tokens")
     out: dict[str, dict[str, Any]] = {}
     for key, row in rows.items():
@@ -74,6 +75,9 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
         if host:
             line["host bytes/token"] = sum(h["bytes_per_token_in"] + h["bytes_per_token_out"]
                                            for v, h in host.items() if keys.get(v) == key)
+        if traffic:
+            line["messages/token"] = round(sum(m for v, (m, _) in traffic.items() if keys.get(v) == key), 3)
+            line["message hops/token"] = round(sum(h for v, (_, h) in traffic.items() if keys.get(v) == key), 3)
         if steps:
             line["time steps/token"] = sum(s for v, s in steps.items() if keys.get(v) == key)
         out[key] = line
@@ -93,3 +97,21 @@ def critical_path_steps(report: dict[str, Any], results: dict[str, Any]) -> dict
         steps[name] = finish[name] - before
         before = finish[name]
     return steps
+
+
+def mesh_traffic(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Messages per token into each consuming value over the placed mesh, and those messages times
+    their hops (the traffic graph's edges, attributed to the op that receives them)."""
+    import numpy as np
+
+    g, pos = results.get("traffic"), results.get("placement")
+    if g is None or pos is None:
+        return {}
+    hops = np.abs(pos[g.src] - pos[g.dst]).sum(axis=1)
+    out: dict[str, list[float]] = {}
+    for t, (_, consumer) in enumerate(g.transfers):
+        edges = g.transfer == t
+        row = out.setdefault(consumer, [0.0, 0.0])
+        row[0] += float(g.weight[edges].sum())
+        row[1] += float((g.weight[edges] * hops[edges]).sum())
+    return {k: (v[0], v[1]) for k, v in out.items()}

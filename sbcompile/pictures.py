@@ -1,5 +1,6 @@
 """Pictures a person would rather look at than read: the chip mesh with cores coloured by layer
-and links by traffic, and a time x neuron spike raster of one op. PNG files, drawn headless."""
+and links by traffic, per-layer energy, traffic, spike rate and time, and a time x neuron spike
+raster of one op. PNG files, drawn headless."""
 
 from __future__ import annotations
 
@@ -147,3 +148,62 @@ def write_raster(path: Path, module: "Module", op_name: str, tokens: np.ndarray)
     inputs = [op.params.name for op in module.ops if op.name == "io.input"]
     Interpreter(module, observer=watch)(**{inputs[0]: tokens})
     raster_png(path, seen[0], f"%{op_name}: {len(tokens)} tokens")
+
+
+def layers_png(path: Path, layers: dict[str, dict], step_us: float | None = None, title: str = "") -> list[str]:
+    """Per layer, one panel each for what the report's layer table has: Loihi-style energy,
+    mesh traffic, spike rate (measured or assumed, beside the SpikingBrain report's 1.13) and
+    where a token's time goes along the critical path. Returns the panels drawn."""
+    names = list(layers)
+    x = np.arange(len(names))
+
+    def column(key: str) -> np.ndarray | None:
+        vals = [row.get(key) for row in layers.values()]
+        if not any(isinstance(v, (int, float)) for v in vals):
+            return None
+        return np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], np.float64)
+
+    panels = [p for p, key in (("energy", "energy uJ/token"), ("traffic", "messages/token"),
+                               ("spikes", "bitwise spikes/channel"), ("time", "time steps/token")) if column(key) is not None]
+    if not panels:
+        return []
+    plt = _plt()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(6, 0.45 * len(names) + 2), 2.6 * len(panels)), dpi=110,
+                             sharex=True, squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        if panel == "energy":
+            ax.bar(x, column("energy uJ/token"), color="tab:orange", label="synaptic events + neuron updates")
+            ax.set_ylabel("energy (uJ / token)")
+            ax.set_title("energy per layer, Loihi-style (mesh hops not included)")
+        elif panel == "traffic":
+            ax.bar(x - 0.2, column("messages/token"), width=0.4, color="tab:blue", label="messages received")
+            hops = column("message hops/token")
+            if hops is not None:
+                ax.bar(x + 0.2, hops, width=0.4, color="tab:cyan", label="messages x mesh hops")
+            ax.set_ylabel("messages / token")
+            ax.set_title("spike traffic on the mesh per layer")
+        elif panel == "spikes":
+            rates = column("bitwise spikes/channel")
+            measured = np.array([str(row.get("rate from", "")).startswith("measured") for row in layers.values()])
+            for which, colour, label in ((measured, "tab:green", "measured by calibration"), (~measured, "0.6", "assumed")):
+                if np.isfinite(rates[which]).any():
+                    ax.bar(x[which], rates[which], color=colour, label=label)
+            ax.axhline(1.13, color="k", linestyle="--", linewidth=1, label="SpikingBrain report, 7B (1.13)")
+            ax.set_ylabel("bitwise spikes / channel")
+            ax.set_title("spike rate per layer (spiking projections' inputs, MAC-weighted)")
+        else:
+            steps = column("time steps/token")
+            ax.bar(x, steps, color="tab:purple", label="time steps on the critical path")
+            unit = f" ({step_us:g} us each)" if step_us else ""
+            ax.set_ylabel("time steps / token")
+            ax.set_title(f"where a token's time goes{unit}: {int(np.nansum(steps))} steps in all")
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+        ax.grid(axis="y", linewidth=0.3)
+    axes[-1, 0].set_xticks(x, names, rotation=60 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center")
+    axes[-1, 0].set_xlabel("layer")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return panels

@@ -92,3 +92,15 @@ def test_a_spiking_network_report_has_no_token_figures(tmp_path: Path) -> None:
         assert word not in md, word
     assert "## Energy per time step" in md and "an input reaches the output" in md
     assert np.isfinite(art.report["energy"]["loihi"]["uj_per_token"])
+
+
+def test_per_layer_plots_are_linked(tiny: Path, tmp_path: Path) -> None:
+    from sbcompile.pictures import layers_png
+
+    assert (tiny / "layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![layers.png](layers.png)" in (tiny / "report.md").read_text()
+    report = json.loads((tiny / "report.json").read_text())
+    assert layers_png(tmp_path / "l.png", report["layers"]) == ["energy", "traffic", "spikes", "time"]
+    # a ref compile has rates but no mapping: one panel, and the picture says which rates were measured
+    ref = sbcompile.compile(str(ROOT / "examples" / "tiny"), notes=False)
+    assert layers_png(tmp_path / "r.png", ref.report["layers"]) == ["spikes"]
