@@ -87,10 +87,22 @@ def core_map_png(path: Path, layers: np.ndarray, limit: int, title: str) -> None
                label="beyond the system")
     ax.set_ylim(side, -1)
     ax.set_aspect("equal")
+    ax.set_xlabel("core index mod %d" % side)
+    ax.set_ylabel("core index // %d" % side)
     ax.set_title(title + " (cores in mapping order, coloured by layer)")
     ax.legend(loc="lower right")
+    sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(float(layers.min(initial=0)), float(layers.max(initial=1))))
+    fig.colorbar(sm, ax=ax, label="layer (ops outside the layers, e.g. the LM head, after the last)", shrink=0.6)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def layers_of_cores(core_map: list[tuple[str, int]]) -> np.ndarray:
+    """The layer of every core of a mapping (`(value name, cores)` in order); ops outside the
+    layers come after the last layer, so the colours spread over the layers."""
+    layers = np.concatenate([np.full(n, layer_of(name, -1)) for name, n in core_map]) if core_map else np.zeros(0)
+    layers[layers < 0] = layers.max(initial=0) + 1
+    return layers
 
 
 def layer_of(name: str, fallback: int) -> int:

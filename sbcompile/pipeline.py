@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
 
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.ir.errors import VerifyError
@@ -134,9 +133,9 @@ class PassManager:
                         f"// run: sbcompile {path} --passes '{rest}'\n{snapshot}")
         extra = ""
         if "core_map" in ctx.results:  # a mapping that did not fit: draw what it needed
-            from sbcompile.pictures import core_map_png, layer_of
+            from sbcompile.pictures import core_map_png, layers_of_cores
 
-            layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(ctx.results["core_map"])])
+            layers = layers_of_cores(ctx.results["core_map"])
             picture = directory / f"{p.name}-cores.png"
             core_map_png(picture, layers, getattr(ctx.machine, "cores", len(layers)),
                          f"{len(layers):,} cores needed, {getattr(ctx.machine, 'cores', 0):,} available")
