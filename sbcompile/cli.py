@@ -147,6 +147,8 @@ def compile_main(args: argparse.Namespace) -> int:
         sys.stdout.write(print_module(art.module))
         return 0
     art.save(args.output, emit=emit, raster=args.raster, raster_text=args.raster_text)
+    if args.time_passes:
+        print(f"  {art.report.get('timings', {}).get('emit', 0.0):8.4f}  emit (after the pipeline)", file=sys.stderr)
     files = f"/ ({', '.join(art.files())})" if art.files() else ""
     print(f"sbcompile: wrote {args.output}{files}", file=sys.stderr)
     return 0

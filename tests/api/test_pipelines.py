@@ -77,3 +77,12 @@ def test_calibration_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "calibrate" not in sbcompile.compile(str(TINY), calib=False).report
     with pytest.raises(sbcompile.api.SbirError, match="--calib nowhere.txt: no such file"):
         sbcompile.compile(str(TINY), calib="nowhere.txt")
+
+
+def test_time_passes_counts_the_frontend_and_emit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(LIF), "--time-passes", "-o", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    rows = err[err.index("pass timing"):].splitlines()
+    frontend = next(r for r in rows if "(frontend: lif_network.sbir)" in r)
+    total = next(r for r in rows if r.strip().endswith("total"))
+    assert float(frontend.split()[0]) <= float(total.split()[0]) and "emit (after the pipeline)" in err
