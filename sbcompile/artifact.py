@@ -126,7 +126,8 @@ def report_markdown(report: dict) -> str:
         p = report["place"]
         lines += [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per {per}, {p['ours']['avg_hops']:.2f} "
                   f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
-                  f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
+                  f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips; message rates "
+                  + ("calibrated" if "calibrate" in report else f"assumed ({p.get('default_rate', 1.13)} per channel)"), ""]
     if "schedule" in report:
         c = report["schedule"]
         lines += ["## Schedule", "",
