@@ -55,7 +55,7 @@ def load_artifact(directory: Path) -> tuple[Module, str]:
 
 
 def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
-    from sbcompile.api import encode_prompt
+    from sbcompile.generation import encode_prompt
 
     if args.text is not None:
         return encode_prompt(module, args.text, None)
@@ -162,7 +162,7 @@ def sampling_options(args: argparse.Namespace) -> dict:
 
 def generated_output(args: argparse.Namespace, module: Module, res) -> str:
     """The prompt (unless --no-echo) and what was generated; token ids for non-byte models."""
-    from sbcompile.api import decode_tokens
+    from sbcompile.generation import decode_tokens
 
     if res.text is not None:
         return ("" if args.no_echo else decode_tokens(module, res.prompt)) + res.text + "\n"
@@ -172,7 +172,7 @@ def generated_output(args: argparse.Namespace, module: Module, res) -> str:
 
 def next_token_summary(module: Module, res, top: int = 5) -> str:
     """Without --generate: the likeliest next tokens after the prompt, with probabilities."""
-    from sbcompile.api import decode_tokens
+    from sbcompile.generation import decode_tokens
 
     z = res.logits[-1].astype(np.float64)
     p = np.exp(z - z.max())

@@ -11,6 +11,7 @@ import pytest
 
 import sbcompile
 from sbcompile.cli import main
+from sbcompile.ir import SbirError
 from sbcompile.passes import PipelineError, parse_pipeline
 from sbcompile.targets import TARGETS
 
@@ -75,7 +76,7 @@ def test_calibration_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     given = sbcompile.compile(str(TINY), passes="calibrate{tokens=16},dce", calib=str(tmp_path / "c.txt"))
     assert given.report["calibrate"] == {**given.report["calibrate"], "tokens": 16, "text": str(tmp_path / "c.txt")}
     assert "calibrate" not in sbcompile.compile(str(TINY), calib=False).report
-    with pytest.raises(sbcompile.api.SbirError, match="--calib nowhere.txt: no such file"):
+    with pytest.raises(SbirError, match="--calib nowhere.txt: no such file"):
         sbcompile.compile(str(TINY), calib="nowhere.txt")
 
 
