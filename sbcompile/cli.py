@@ -16,6 +16,7 @@ EXAMPLES = """\
 examples:
   sbcompile examples/lif_network.sbir                      print the optimised IR
   sbcompile model.sbir --passes 'cse,dce' --print-ir-after-all
+  sbcompile ckpt/ -t loihi2 --passes 'default,reorder-channels' --calib calib.txt -o out/
   sbcompile model.sbir -t ref -o out/                      write an artifact directory
   sbcompile out/module.sbir -t ref --dump-ir dumps/        re-optimise an artifact's IR
   sbcompile --list-passes                                  every pass with its options
@@ -23,7 +24,7 @@ examples:
 
 Every output directory holds module.sbir, weights.safetensors, report.json and report.md;
 `sbcompile OUT/module.sbir ...` reads an artifact back. Errors are one line,
-file:line:col: error: message, with exit status 1.
+file:line:col: error: message, with exit status 1. From Python: sbcompile.compile(...) (docs/api.md).
 """
 
 
