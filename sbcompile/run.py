@@ -196,10 +196,11 @@ def delayed_progress(title: str, delay: float = 2.0) -> Iterator[Progress]:
         return
     import threading
 
+    from rich.console import Console
     from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
     with RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[what]}"),
-                      TimeElapsedColumn(), transient=True) as bar:
+                      TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(title, total=1.0, what="", visible=False)
         timer = threading.Timer(delay, lambda: bar.update(task, visible=True))
         timer.daemon = True
