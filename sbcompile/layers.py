@@ -108,10 +108,11 @@ def mesh_traffic(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
     if g is None or pos is None:
         return {}
     hops = np.abs(pos[g.src] - pos[g.dst]).sum(axis=1)
-    out: dict[str, list[float]] = {}
+    n = len(g.transfers)
+    messages = np.bincount(g.transfer, weights=g.weight, minlength=n)
+    hop_messages = np.bincount(g.transfer, weights=g.weight * hops, minlength=n)
+    out: dict[str, tuple[float, float]] = {}
     for t, (_, consumer) in enumerate(g.transfers):
-        edges = g.transfer == t
-        row = out.setdefault(consumer, [0.0, 0.0])
-        row[0] += float(g.weight[edges].sum())
-        row[1] += float((g.weight[edges] * hops[edges]).sum())
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        m, h = out.get(consumer, (0.0, 0.0))
+        out[consumer] = (m + float(messages[t]), h + float(hop_messages[t]))
+    return out
