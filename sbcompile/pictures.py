@@ -180,7 +180,7 @@ def layers_png(path: Path, layers: dict[str, dict], step_us: float | None = None
     if not panels:
         return []
     plt = _plt()
-    fig, axes = plt.subplots(len(panels), 1, figsize=(max(6, 0.45 * len(names) + 2), 2.6 * len(panels)), dpi=110,
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(9, 0.45 * len(names) + 4), 2.6 * len(panels)), dpi=110,
                              sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):
         if panel == "energy":
@@ -209,9 +209,9 @@ def layers_png(path: Path, layers: dict[str, dict], step_us: float | None = None
             unit = f" ({step_us:g} us each)" if step_us else ""
             ax.set_ylabel("time steps / token")
             ax.set_title(f"where a token's time goes{unit}: {int(np.nansum(steps))} steps in all")
-        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         ax.grid(axis="y", linewidth=0.3)
-    axes[-1, 0].set_xticks(x, names, rotation=60 if len(names) > 8 else 0, ha="right" if len(names) > 8 else "center")
+    axes[-1, 0].set_xticks(x, names, rotation=60 if len(names) > 6 else 0, ha="right" if len(names) > 6 else "center")
     axes[-1, 0].set_xlabel("layer")
     if title:
         fig.suptitle(title)
