@@ -43,7 +43,7 @@ bless: setup
 demo: setup
 	$(VENV)/bin/sbcompile examples/tiny -t loihi2 -o out/tiny
 	$(VENV)/bin/sbcompile run out/tiny --text "$$(printf 'def add(a, b):\n    return')" --generate 24 --stats
-	@echo "report: out/tiny/report.md   mesh picture: out/tiny/mesh.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
+	@echo "report: out/tiny/report.md   pictures: out/tiny/mesh.png, out/tiny/layers.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
 
 bench: setup
 	$(VPY) benchmarks/ir_text.py

@@ -57,11 +57,12 @@ class Pass:
         nothing to say. Passes that share one section return the same lines. By default:
         `render_section` of the report's `report_key` entry, if there is one."""
         section = report.get(cls.report_key) if cls.report_key else None
-        return cls.render_section(section) if section else []
+        return cls.render_section(section, report) if section else []
 
     @classmethod
-    def render_section(cls, section: Any) -> list[str]:
-        """The markdown lines of this pass's own report entry."""
+    def render_section(cls, section: Any, report: dict[str, Any]) -> list[str]:
+        """The markdown lines of this pass's own report entry (`report`: the whole report, for
+        what the section depends on, such as the kind of network)."""
         return []
 
     @classmethod

@@ -12,6 +12,7 @@ from .base import Pass, PassContext, option
 from .calibrate import HIST_LIMIT, encoder_histogram
 from .registry import register_pass
 from .select_coding import events_per_count
+from .report import is_network, rate_source
 
 # 45 nm energies the SpikingBrain report takes from Yao et al., Nat. Commun. 15:4464 (2024), pJ.
 E_MAC_FP16, E_MAC_INT8, E_ADD_INT8 = 1.5, 0.23, 0.03
@@ -70,9 +71,13 @@ class Energy(Pass):
     report_key = "energy"
 
     @classmethod
-    def render_section(cls, e: dict) -> list[str]:
+    def render_section(cls, e: dict, report: dict) -> list[str]:
+        if is_network(report):
+            return ["## Energy per time step", "", f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ per time step "
+                    f"({e['loihi']['synaptic_events_per_token']:,.0f} synaptic events)",
+                    "- see docs/energy.md for what it assumes", ""]
         return ["## Energy per token", "",
-                f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
+                f"- {e['spikes_per_channel']:.2f} bitwise spikes per channel: {rate_source(report)}"
                 + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"
                    if e.get("sparsity_measured") is not None else ""),
                 f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "

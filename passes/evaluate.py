@@ -60,7 +60,7 @@ class Evaluate(Pass):
     report_key = "quality"
 
     @classmethod
-    def render_section(cls, quality: dict) -> list[str]:
+    def render_section(cls, quality: dict, report: dict) -> list[str]:
         return ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""] + table(quality, "stage")
 
     def run(self, module: Module, ctx: PassContext) -> bool:

@@ -12,6 +12,7 @@ from sbcompile.ir import Module, SbirError
 from .base import Pass, PassContext, option
 from .registry import register_pass
 from .traffic import TrafficGraph, traffic_graph
+from .report import per_unit
 
 
 def hilbert_order(cols: int, rows: int) -> list[tuple[int, int]]:
@@ -129,10 +130,11 @@ class Place(Pass):
     report_key = "place"
 
     @classmethod
-    def render_section(cls, p: dict) -> list[str]:
-        return [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
+    def render_section(cls, p: dict, report: dict) -> list[str]:
+        rates = "calibrated" if "calibrate" in report else f"assumed ({p.get('default_rate', 1.13)} per channel)"
+        return [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per {per_unit(report)}, {p['ours']['avg_hops']:.2f} "
                 f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
-                f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
+                f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips; message rates {rates}", ""]
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         system = ctx.machine

@@ -13,7 +13,7 @@ from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
-from .report import table
+from .report import fold, table
 
 
 def machine_formats(ctx: PassContext) -> NumberFormats:
@@ -68,10 +68,13 @@ class Quantize(Pass):
     report_key = "quantize"
 
     @classmethod
-    def render_section(cls, q: dict) -> list[str]:
+    def render_section(cls, q: dict, report: dict) -> list[str]:
         if not q["ops"]:
             return []
-        return ["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales.", ""] + table(q["ops"], "op")
+        errors = [row["rel_error"] for row in q["ops"].values() if "rel_error" in row]
+        worst = f"; relative weight error mean {sum(errors) / len(errors):.3g}, worst {max(errors):.3g}" if errors else ""
+        return (["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales, {len(q['ops'])} ops{worst}.", ""]
+                + fold("per op", table(q["ops"], "op")))
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         fmt = machine_formats(ctx)

@@ -13,6 +13,7 @@ from sbcompile.ir.dialects.syn import Dense
 from .base import Pass, PassContext, option
 from .calibrate import Calibration
 from .registry import register_pass
+from .report import per_unit
 
 
 def fetch_share(active: np.ndarray, order: np.ndarray, block: int) -> np.ndarray:
@@ -43,11 +44,12 @@ class ReorderChannels(Pass):
     report_key = "reorder_channels"
 
     @classmethod
-    def render_section(cls, r: dict) -> list[str]:
+    def render_section(cls, r: dict, report: dict) -> list[str]:
+        per = per_unit(report)
         return ["## Channel reordering", "",
-                f"- weight blocks of {r['block']} inputs skipped per token: {r['skipped_before']:.4g} before, "
+                f"- weight blocks of {r['block']} inputs skipped per {per}: {r['skipped_before']:.4g} before, "
                 f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",
-                f"- bytes skipped per token: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
+                f"- bytes skipped per {per}: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
                 f"after, of {r['bytes']:,}", ""]
 
     def run(self, module: Module, ctx: PassContext) -> bool:

@@ -17,6 +17,29 @@ def table(rows: dict[str, dict], first: str) -> list[str]:
     return lines + [""]
 
 
+def fold(title: str, body: list[str]) -> list[str]:
+    """A section folded away (HTML details, which markdown viewers render collapsed)."""
+    return [f"<details><summary>{title}</summary>", ""] + body + ["</details>", ""]
+
+
+def is_network(report: dict) -> bool:
+    """A spiking network (NIR, .sbir LIF nets) rather than a language model: no tokens."""
+    return report.get("kind") == "spiking network"
+
+
+def per_unit(report: dict) -> str:
+    """What the report's rates are counted per: a token of a language model, a time step of a network."""
+    return "time step" if is_network(report) else "token"
+
+
+def rate_source(report: dict) -> str:
+    """Where the spike rates the report uses came from."""
+    cal = report.get("calibrate")
+    if cal:
+        return f"measured by calibrate on {cal['tokens']:,} tokens of {cal['text']}"
+    return "assumed: the SpikingBrain report's 1.13 bitwise spikes per channel (no calibration; give --calib FILE)"
+
+
 def cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -13,6 +13,7 @@ from sbcompile.ir import Module, SbirError
 from .base import Pass, PassContext, option
 from .registry import register_pass
 from .traffic import TrafficGraph
+from .report import is_network, per_unit
 
 HOP_NS = 4.1  # Loihi tile-to-tile spike latency per hop (Davies et al., IEEE Micro 2018, Table 1)
 
@@ -103,11 +104,13 @@ class Schedule(Pass):
     report_key = "schedule"
 
     @classmethod
-    def render_section(cls, c: dict) -> list[str]:
+    def render_section(cls, c: dict, report: dict) -> list[str]:
         return ["## Schedule", "",
+                f"- an input takes {c['steps_per_token']:,} algorithmic time steps x {c['step_us']} us to reach the output"
+                if is_network(report) else
                 f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
                 f"({c['tokens_per_second']:.3g} tokens/s)",
-                f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per token "
+                f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per {per_unit(report)} "
                 f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
                 f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
                 f"{c['critical_path'][-1]}", ""]

@@ -13,7 +13,7 @@ from sbcompile.ir.dialects.spike import Encode, count_range
 from .base import Pass, PassContext, option
 from .calibrate import HIST_LIMIT, Calibration
 from .registry import register_pass
-from .report import table
+from .report import fold, table
 from .rounding import sig
 
 
@@ -46,10 +46,11 @@ class SelectCoding(Pass):
     report_key = "select_coding"
 
     @classmethod
-    def render_section(cls, c: dict) -> list[str]:
+    def render_section(cls, c: dict, report: dict) -> list[str]:
         if not c["ops"]:
             return []
-        return ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""] + table(c["ops"], "encoder")
+        return (["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}, {len(c['ops'])} encoders.", ""]
+                + fold("per encoder", table(c["ops"], "encoder")))
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         steps = None if self.coding == "count" else self.steps

@@ -58,17 +58,27 @@ def write_report(report: dict, directory: Path) -> None:
 
 
 def report_markdown(report: dict) -> str:
-    """The report for a person: the headline numbers, each pass's section (rendered by the pass,
-    in the order of their `report_rank`), the target's section, then pictures, ops and timings."""
+    """The report for a person: what was compiled and how, a summary of the totals, the table per
+    layer, then each pass's section (rendered by the pass, in the order of their `report_rank`;
+    each says only what means something for the kind of network) and the target's, and the
+    per-op detail folded at the end (report.json holds everything)."""
     from sbcompile.passes import PASSES
-    from sbcompile.passes.report import table
+    from sbcompile.passes.report import fold, is_network, per_unit, rate_source, table
     from sbcompile.targets import TARGETS
 
     lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
-    for key in ("target", "pipeline", "params", "spiking", "k"):
+    for key in ("target", "kind", "pipeline", "params", "spiking", "k"):
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
+    if "legalize" in report:
+        lines.append(f"- **legalized**: added {', '.join(report['legalize']['added'])} ({report['legalize']['why']})")
+    if ("energy" in report and not is_network(report)) or "calibrate" in report:
+        lines.append(f"- **rates**: {rate_source(report)}")
     lines.append("")
+    lines += summary_lines(report, per_unit(report))
+    if report.get("layers"):
+        lines += ["## Per layer", "", "Columns add up to the summary's totals; time steps are those of the "
+                  "schedule's critical path.", ""] + table(report["layers"], "layer")
     rendered: set[tuple[str, ...]] = set()
     for cls in sorted(PASSES.values(), key=lambda c: c.report_rank):
         section = tuple(cls.report_section(report))
@@ -80,8 +90,28 @@ def report_markdown(report: dict) -> str:
         lines += target.report_section(report)
     if report.get("pictures"):
         lines += ["## Pictures", ""] + [f"![{p}]({p})" for p in report["pictures"]] + [""]
+    lines += ["## Detail", ""]
     if report.get("ops"):
-        lines += ["## Ops", ""] + table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op")
+        lines += fold("Ops by kind", table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op"))
     if report.get("timings"):
-        lines += ["## Timings (seconds)", ""] + table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage")
+        lines += fold("Timings (seconds)", table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage"))
     return "\n".join(lines)
+
+
+def summary_lines(report: dict, per: str) -> list[str]:
+    """The totals, each from the section that computed it."""
+    out = [f"- {sum(report.get('ops', {}).values()):,} ops, {report.get('params', 0):,} parameters"]
+    if "cores_used" in report:
+        out.append(f"- {report['cores_used']:,} neurocores on {report['chips_used']:,} chips of {report['system']}, "
+                   f"{len(report.get('host_ops', []))} ops on embedded or host processors")
+    lv = report.get("lava", {})
+    if lv.get("emitted"):
+        cores = sum(n for k, n in lv["by_kind"].items() if k.endswith("(core)"))
+        out.append(f"- Lava graph: {lv['processes']} processes, {cores} of them on neurocores")
+    if "schedule" in report and per == "token":
+        c = report["schedule"]
+        out.append(f"- {c['latency_us_per_token'] / 1000:.3g} ms per token ({c['tokens_per_second']:.3g} tokens/s) "
+                   f"at {c['step_us']} us per time step")
+    if "energy" in report:
+        out.append(f"- {report['energy']['loihi']['uj_per_token']:.3g} uJ per {per}, Loihi-style")
+    return ["## Summary", ""] + out + [""]

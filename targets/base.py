@@ -1,6 +1,7 @@
 """What a target is: a machine description (plain data the passes may read), the pipeline it
-runs by default, `emit` to write an artifact and its report section, and — where the machine is
-at hand — `open` to run it."""
+runs by default and the passes it cannot lower without (legalization adds those a pipeline
+lacks), `emit` to write an artifact and its report section, and — where the machine is at
+hand — `open` to run it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.passes import Pass, parse_pipeline
 
 
 class NoMachine(BaseModel):
@@ -21,6 +23,7 @@ class Target:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     default_pipeline: ClassVar[str] = "canonicalize,cse,dce"
+    required_passes: ClassVar[tuple[str, ...]] = ()  # passes it cannot lower without
     options: ClassVar[tuple[str, ...]] = ()  # command-line options this target reads
 
     def __init__(self, **options: Any) -> None:
@@ -32,6 +35,22 @@ class Target:
 
     def machine(self) -> BaseModel:
         return NoMachine()
+
+    def legalize(self, passes: list[Pass]) -> tuple[list[Pass], list[str]]:
+        """The pipeline with each required pass it lacks added (default options), where the
+        target's default pipeline has it: before the first pass that comes after it there.
+        Returns the pipeline and the names added."""
+        order = [p.name for p in parse_pipeline(self.default_pipeline)]
+        rank = {name: i for i, name in enumerate(order)}
+        out = list(passes)
+        added = []
+        for name in self.required_passes:
+            if any(p.name == name for p in out):
+                continue
+            later = [i for i, p in enumerate(out) if rank.get(p.name, -1) > rank.get(name, len(order))]
+            out.insert(later[0] if later else len(out), parse_pipeline(name)[0])
+            added.append(name)
+        return out, added
 
     def emit(self, module: Module, out_dir: Path, report: dict | None = None) -> list[str]:
         """Write the target's own files into `out_dir` (module.sbir, weights and the report are
