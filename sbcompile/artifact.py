@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sbcompile.ir import Module, SbirError, print_module
+from sbcompile.passes.energy import markdown as energy_markdown
+from sbcompile.passes.schedule import mapping_markdown
 
 MODULE_FILE = "module.sbir"
 WEIGHTS_FILE = "weights.safetensors"
@@ -105,24 +107,7 @@ def report_markdown(report: dict) -> str:
                 bits = sorted(set(fixed[key]["frac_bits"].values()))
                 lines.append(f"- {len(fixed[key]['frac_bits'])} {what} in 24-bit integers, fraction bits {bits}")
         lines.append("")
-    if "cores_used" in report:
-        lines += ["## Mapping", "", f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
-                  f"{report['chips_used']:,} chips of {report['system']}",
-                  f"- {len(report.get('host_ops', []))} ops on the embedded or host processors", ""]
-    if "place" in report:
-        p = report["place"]
-        lines += [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
-                  f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
-                  f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
-    if "schedule" in report:
-        c = report["schedule"]
-        lines += ["## Schedule", "",
-                  f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
-                  f"({c['tokens_per_second']:.3g} tokens/s)",
-                  f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per token "
-                  f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
-                  f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
-                  f"{c['critical_path'][-1]}", ""]
+    lines += mapping_markdown(report)
     if "reorder_channels" in report:
         r = report["reorder_channels"]
         lines += ["## Channel reordering", "",
@@ -130,16 +115,7 @@ def report_markdown(report: dict) -> str:
                   f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",
                   f"- bytes skipped per token: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
                   f"after, of {r['bytes']:,}", ""]
-    if "energy" in report:
-        e = report["energy"]
-        lines += ["## Energy per token", "",
-                  f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
-                  + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"
-                     if e.get("sparsity_measured") is not None else ""),
-                  f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "
-                  f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
-                  f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
-                  "- see docs/energy.md for what each assumes", ""]
+    lines += energy_markdown(report)
     if "lava" in report:
         lv = report["lava"]
         if lv["emitted"]:

@@ -137,7 +137,7 @@ def draw_pictures(args: argparse.Namespace, module: Module, ctx: object, out: Pa
     from sbcompile import pictures
 
     drawn = []
-    if "placement" in ctx.results:
+    if pictures.placed(ctx):
         pictures.write_mesh(out / "mesh.png", module, ctx)
         drawn.append("mesh.png")
     if args.raster:

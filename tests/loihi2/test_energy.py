@@ -25,11 +25,14 @@ def test_paper_numbers_from_its_own_spike_count() -> None:
 def test_energy_from_measured_counts() -> None:
     m = load(str(TINY))
     ctx = PassContext(target="loihi2", machine=load_system(None))
-    for p in parse_pipeline(f"cse,dce,calibrate{{text={TINY / 'calib.txt'},tokens=512}},partition,place,energy"):
+    for p in parse_pipeline(f"cse,dce,calibrate{{text={TINY / 'calib.txt'},tokens=512}},partition,place,schedule,energy"):
         p.run(m, ctx)
     e = ctx.report["energy"]
     assert e["spikes_measured"] and 0.5 < e["spikes_per_channel"] < 3
     assert 0.3 < e["sparsity_measured"] < 0.9 and e["sparsity_paper"] == 0.6915
     assert e["paper_45nm"]["saving_vs_fp16"] == pytest.approx(1 - e["spikes_per_channel"] * 0.03 / 1.5)
-    assert e["loihi"]["hop_traffic"] == ctx.report["place"]["ours"]["hop_traffic"] > 0
+    d = e["loihi2"]["decode"]
+    assert d["total_j_per_token"]["central"] == pytest.approx(d["static_j_per_token"]["central"] + d["dynamic_j_per_token"]["central"])
+    assert d["dynamic_j_per_token"]["central"] == pytest.approx(sum(d["dynamic_central_by_kind"].values()))
+    assert e["h200_measured"]["models"]["spikingbrain-7b"]["decode"]["j_per_token"] == 1.85
     assert e["spiking_macs_per_token"] < e["macs_per_token"]  # embedding-free: lm_head and down_proj stay dense
