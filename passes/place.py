@@ -90,15 +90,20 @@ def position(traffic: Traffic, chip_of_core: np.ndarray, system: Any) -> np.ndar
     return pos
 
 
-def hops(traffic: Traffic, system: Any) -> np.ndarray:
-    """Mesh hops of every edge; an edge to or from the host travels to its chip's first
-    embedded processor, where the host link attaches."""
-    origins = chip_origins(system)
+def endpoints(traffic: Traffic, system: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh positions of every edge's ends; the host's end is where the host link attaches to
+    the other end's chip (its first embedded processor)."""
     a, b = traffic.node_pos[traffic.src].copy(), traffic.node_pos[traffic.dst].copy()
     ca, cb = traffic.node_chip[traffic.src], traffic.node_chip[traffic.dst]
-    attach = (0, processor_rows(system)[0])
+    origins, attach = chip_origins(system), np.array((0, processor_rows(system)[0]))
     a[ca < 0] = origins[cb[ca < 0]] + attach
     b[cb < 0] = origins[ca[cb < 0]] + attach
+    return a, b
+
+
+def hops(traffic: Traffic, system: Any) -> np.ndarray:
+    """Mesh hops of every edge (x then y; the host's end at its chip's host link)."""
+    a, b = endpoints(traffic, system)
     return np.abs(a - b).sum(axis=1)
 
 

@@ -14,11 +14,12 @@ import numpy as np
 
 from sbcompile.ir import Module
 
+from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
+
 from .base import Pass, PassContext
 from .mapping import Loads, Partitioning, Placement, TimeEstimate, Timing, Traffic, get, put
-from .place import hops
+from .place import endpoints, hops
 from .registry import register_pass
-from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
 
 
 def xy_links(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,19 +90,6 @@ def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndar
     to_core = traffic.dst < traffic.cores
     synops = np.where(to_core, traffic.messages * rows[np.minimum(traffic.dst, traffic.cores - 1)], 0.0)
     return synops, synops * bits[np.minimum(traffic.dst, traffic.cores - 1)]
-
-
-def endpoints(traffic: Traffic, system: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Mesh positions of every edge's ends; the host's end is where the host link attaches to
-    the other end's chip (its first embedded processor)."""
-    from .place import chip_origins, processor_rows
-
-    a, b = traffic.node_pos[traffic.src].copy(), traffic.node_pos[traffic.dst].copy()
-    ca, cb = traffic.node_chip[traffic.src], traffic.node_chip[traffic.dst]
-    origins, attach = chip_origins(system), np.array((0, processor_rows(system)[0]))
-    a[ca < 0] = origins[cb[ca < 0]] + attach
-    b[cb < 0] = origins[ca[cb < 0]] + attach
-    return a, b
 
 
 def _link_max(a: np.ndarray, b: np.ndarray, bits: np.ndarray, system: Any) -> tuple[float, float, bool]:
@@ -196,7 +184,7 @@ def estimate(s: StepLoads, part: Partitioning, system: Any, scenario: Scenario) 
     return TimeEstimate(decode, steps, pipelined[bound] + at["barrier_s"], bound, names[int(shares.argmax())])
 
 
-def loads(module: Module, part: Partitioning, traffic: Traffic, system: Any) -> Loads:
+def loads(part: Partitioning, traffic: Traffic, system: Any) -> Loads:
     """Totals per token for the energy model."""
     synops, memory = edge_work(part, traffic)
     edge_hops = hops(traffic, system)
@@ -205,11 +193,11 @@ def loads(module: Module, part: Partitioning, traffic: Traffic, system: Any) -> 
     both = (traffic.node_chip[traffic.src] >= 0) & (traffic.node_chip[traffic.dst] >= 0)
     crossings = np.where(both, np.abs(a[:, 0] // cols - b[:, 0] // cols) + np.abs(a[:, 1] // rows - b[:, 1] // rows), 0)
     bits = traffic.messages * traffic.bits
-    active = sum(t.n_out * t.k_in for t in part.core_ops.values())
+    neurons = sum(t.n_out * t.k_in for t in part.core_ops.values())  # every tile's neurons get input each token
     proc = np.arange(len(traffic.node_chip)) >= traffic.cores
     on_host = traffic.node_chip < 0
     return Loads(synops=float(synops.sum()), memory_bits=float(memory.sum()),
-                 neurons=int(sum(t.n_out * t.k_in for t in part.core_ops.values())), active_updates=float(active),
+                 neurons=int(neurons), active_updates=float(neurons),
                  noc_bit_hops=float((bits * np.maximum(edge_hops - crossings, 0)).sum()),
                  chip_link_bits=float((bits * crossings).sum()),
                  embedded_ops=float(traffic.work[proc & ~on_host].sum()), host_ops=float(traffic.work[proc & on_host].sum()),
@@ -244,7 +232,7 @@ class Schedule(Pass):
         s = step_loads(part, traffic, system, level)
         scen = {k: estimate(s, part, system, k) for k in SCENARIOS}
         put(ctx, Timing(scen, level))
-        put(ctx, loads(module, part, traffic, system))
+        put(ctx, loads(part, traffic, system))
         # low ms/token is the optimistic end; low tokens/s the pessimistic one
         ctx.report["schedule"] = {
             "decode_ms_per_token": {k: scen[k].decode_s * 1e3 for k in SCENARIOS},

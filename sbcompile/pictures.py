@@ -111,7 +111,8 @@ def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:
     """The placed mesh of a compilation (after `place`): cores coloured by layer, links shaded
     by the bits per token routed over them (chip links included)."""
     from sbcompile.passes.mapping import Placement, Traffic, get
-    from sbcompile.passes.schedule import endpoints, xy_links
+    from sbcompile.passes.place import endpoints
+    from sbcompile.passes.schedule import xy_links
 
     placement, traffic = get(ctx, Placement, "mesh picture", "place"), get(ctx, Traffic, "mesh picture", "place")
     system = ctx.machine

@@ -15,7 +15,7 @@ h per channel, decay f, input c, read-out g): the same per-token work and datafl
 from __future__ import annotations
 
 from sbcompile.ir import Builder, Module, Value, tensor
-from sbcompile.ir.dialects.nn import RMSNorm, Add, Embed, LogSigmoid, Mul, Sigmoid, SiLU
+from sbcompile.ir.dialects.nn import Add, Embed, LogSigmoid, Mul, RMSNorm, Sigmoid, SiLU
 from sbcompile.ir.dialects.seq import GLA
 from sbcompile.ir.dialects.syn import Dense
 
