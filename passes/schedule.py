@@ -16,7 +16,7 @@ from sbcompile.ir import Module
 
 from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
 
-from .base import Pass, PassContext
+from .base import Pass, PassContext, option
 from .mapping import Loads, Partitioning, Placement, TimeEstimate, Timing, Traffic, get, put
 from .place import endpoints, hops
 from .registry import register_pass
@@ -219,9 +219,11 @@ class Schedule(Pass):
 
     Requires: place. Guarantees: the module is unchanged; `Timing` and `Loads` results for
     energy; the report's `schedule` section with `decode_ms_per_token` and
-    `prefill_tokens_per_s` as {low, central, high}, steps per token and what bounds each."""
+    `prefill_tokens_per_s` as {low, central, high}, the time to first token of a `prompt`, steps
+    per token and what bounds each."""
 
     name = "schedule"
+    prompt: int = option(32768, "prompt tokens for the time to first token (prefill streamed, then one token's steps)")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         system = ctx.machine
@@ -240,6 +242,9 @@ class Schedule(Pass):
                                      "high": 1 / scen["low"].prefill_step_s},
             "decode_tokens_per_s": {"low": 1 / scen["high"].decode_s, "central": 1 / scen["central"].decode_s,
                                     "high": 1 / scen["low"].decode_s},
+            "prompt_tokens": self.prompt,
+            "time_to_first_token_ms": {k: (scen[k].decode_s + (self.prompt - 1) * scen[k].prefill_step_s) * 1e3
+                                       for k in SCENARIOS},
             "steps_per_token": scen["central"].decode_steps,
             "decode_bound": scen["central"].decode_bound, "prefill_bound": scen["central"].prefill_bound,
         }
@@ -256,8 +261,13 @@ def markdown(report: dict) -> list[str]:
             f"- decode: {d['low']:.3g} / {d['central']:.3g} / {d['high']:.3g} ms per token "
             f"({t['high']:.3g} / {t['central']:.3g} / {t['low']:.3g} tokens/s), {c['steps_per_token']:,} time steps per token, "
             f"bound mostly by {c['decode_bound']}",
-            f"- prefill, pipelined: {p['low']:,.0f} / {p['central']:,.0f} / {p['high']:,.0f} tokens/s, bound by {c['prefill_bound']}",
+            f"- prefill, pipelined: {p['low']:,.0f} / {p['central']:,.0f} / {p['high']:,.0f} tokens/s, bound by {c['prefill_bound']}; "
+            f"time to first token of {c['prompt_tokens']:,} tokens: {_seconds(c['time_to_first_token_ms'])}",
             ""]
+
+
+def _seconds(ms: dict) -> str:
+    return " / ".join(f"{ms[k] / 1e3:.3g}" for k in SCENARIOS) + " s"
 
 
 def mapping_markdown(report: dict) -> list[str]:
