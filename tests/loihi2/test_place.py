@@ -93,3 +93,13 @@ def test_deterministic_under_seed() -> None:
     assert a.report["place"] == b.report["place"]
     slots = a.results["Placement"].pos_of_core
     assert len({tuple(s) for s in slots}) == len(slots)  # every core at its own slot
+
+
+def test_seven_b_on_hala_point_keeps_cross_chip_traffic_under_30_percent() -> None:
+    from sbcompile.frontend import load
+    from sbcompile.targets.loihi2.machine import load_system
+
+    ctx = run(load("spikingbrain-7b"), load_system("hala-point"), "cse,dce,partition,place")
+    assert ctx.report["placement"]["cross_chip_share"] <= 0.30
+    assert ctx.report["chips_used"] <= 1152 and ctx.report["cores_used"] <= 140_544
+    assert ctx.report["place"]["ours"]["cross_chip_share"] < ctx.report["place"]["baseline_no_relays"]["cross_chip_share"]
