@@ -100,7 +100,7 @@ def op_work(op: Op, chip: Any, context: int) -> float:
     return float(width) * table.get(type(op.opdef).__name__, table["default"])
 
 
-def _union(ranges: list[tuple[int, int]]) -> int:
+def union(ranges: list[tuple[int, int]]) -> int:
     """Channels covered by a set of [lo, hi) ranges."""
     total, end = 0, -1
     for lo, hi in sorted(ranges):
@@ -199,13 +199,13 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
             edge(node(ln.producer, home[ln.producer]), node(ln.consumer, home[ln.consumer]), m, kind,
                  ln.producer, ln.consumer)
     for (producer, consumer, c), ranges in sorted(fanout.items()):
-        n = _union(ranges)
+        n = union(ranges)
         share = float(rates[producer].mean()) * n
         remote = node(producer, c)
         edge(node(producer, home[producer]), remote, share, message_kind(values, producer, part), producer, consumer)
         work[remote] += share
     for (producer, consumer, c), ranges in sorted(gather.items()):
-        n = float(_union(ranges))
+        n = float(union(ranges))
         remote = node(consumer, c)
         edge(remote, node(consumer, home[consumer]), n, "partial", producer, consumer)
         work[remote] += n * max(part.core_ops[producer].k_in, 1)
