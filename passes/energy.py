@@ -135,9 +135,12 @@ class Energy(Pass):
         timing, loads = ctx.results.get(Timing.__name__), ctx.results.get(Loads.__name__)
         if isinstance(timing, Timing) and isinstance(loads, Loads):
             loihi = loihi2_energy(loads, timing, ctx.machine.costs)
+            gpu = h200_measured()
             section.update({"static_j_per_token": loihi["decode"]["static_j_per_token"],
                             "dynamic_j_per_token": loihi["decode"]["dynamic_j_per_token"],
-                            "loihi2": loihi, "h200_measured": h200_measured(),
+                            "loihi2": loihi,
+                            # the GPU figures sit beside the model they were measured for, and no other
+                            "h200_measured": {**gpu, "model": module.name} if module.name in gpu["models"] else None,
                             "work_per_token": {"synaptic_ops": loads.synops, "neurons": loads.neurons,
                                                "chip_link_bits": loads.chip_link_bits, "embedded_ops": loads.embedded_ops,
                                                "host_ops": loads.host_ops, "host_link_bits": loads.host_link_bits,
@@ -159,19 +162,20 @@ def markdown(report: dict) -> list[str]:
     if "loihi2" in e:
         lo, s = e["loihi2"], report.get("schedule", {})
         dec, pre = lo["decode"], lo["prefill"]
-        lines += [f"Loihi 2 ({e['work_per_token']['chips']:,} chips; low / central / high, low = the optimistic end):", "",
+        chips = e["work_per_token"]["chips"]
+        lines += [f"Loihi 2 ({chips:,} chip{'s' if chips != 1 else ''}; low / central / high, low = the optimistic end):", "",
                   f"- decode: static {_rng(dec['static_j_per_token'])} J + dynamic {_rng(dec['dynamic_j_per_token'])} J "
                   f"= {_rng(dec['total_j_per_token'])} J per token",
                   f"- prefill (pipelined): static {_rng(pre['static_j_per_token'])} J + dynamic "
                   f"{_rng(pre['dynamic_j_per_token'])} J per token",
                   "- dynamic, central, by kind: " + ", ".join(f"{k} {v:.3g} J" for k, v in dec["dynamic_central_by_kind"].items()),
                   ""]
-        gpu = e["h200_measured"]
-        ours = gpu["models"].get("spikingbrain-7b", {})
+        gpu = e.get("h200_measured")
+        ours = gpu["models"][gpu["model"]] if gpu else None
         if s and ours:
             d_tps, p_tps, d_ms = s["decode_tokens_per_s"], s["prefill_tokens_per_s"], s["decode_ms_per_token"]
             gp, gd = ours["prefill"], ours["decode"]
-            lines += [f"Beside the {gpu['device']}'s measured figures for the SpikingBrain-7B shape ({gpu['source']}):", "",
+            lines += [f"Beside the {gpu['device']}'s measured figures for {gpu['model']} ({gpu['source']}):", "",
                       "| | Loihi 2 (low / central / high) | H200 measured |", "|---|---|---|",
                       f"| prefill tokens/s | {_rng(p_tps, ',.0f')} | {gp['tokens_per_s']:,} (at {gp['context_tokens']:,} tokens) |",
                       f"| prefill J/token | {_rng(pre['total_j_per_token'])} | {gp['j_per_token']} |",

@@ -165,7 +165,7 @@ class Partition(Pass):
         ctx.report.update({
             "system": system.name, "cores_used": next_core, "cores_lower_bound": lower,
             "chips_needed": -(-next_core // chip.cores_per_chip), "cores_available": system.cores,
-            "core_memory_gb": {k: round(totals[k] / 8e9, 3) for k in ("synapse_bits", "state_bits", "routing_bits")},
+            "core_memory_gb": {k: totals[k] / 8e9 for k in ("synapse_bits", "state_bits", "routing_bits")},
             "partition": per_op, "host_ops": host_ops(module),
         })
         if next_core > system.cores:
@@ -230,7 +230,7 @@ def markdown(report: dict) -> list[str]:
     mem = report.get("core_memory_gb", {})
     return ["## Mapping", "",
             f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
-            f"{report.get('chips_used', report.get('chips_needed', 0)):,} chips of {report['system']}",
-            f"- core memory: {mem.get('synapse_bits', 0):.2f} GB synapses, {mem.get('state_bits', 0):.3f} GB neuron state, "
-            f"{mem.get('routing_bits', 0):.3f} GB routing",
+            f"{report.get('chips_used', report.get('chips_needed', 0)):,} chip(s) of {report['system']}",
+            f"- core memory: {mem.get('synapse_bits', 0):.3g} GB synapses, {mem.get('state_bits', 0):.3g} GB neuron state, "
+            f"{mem.get('routing_bits', 0):.3g} GB routing",
             f"- {len(report.get('host_ops', []))} ops on the embedded or host processors", ""]

@@ -35,7 +35,7 @@ def test_energy_from_measured_counts() -> None:
     d = e["loihi2"]["decode"]
     assert d["total_j_per_token"]["central"] == pytest.approx(d["static_j_per_token"]["central"] + d["dynamic_j_per_token"]["central"])
     assert d["dynamic_j_per_token"]["central"] == pytest.approx(sum(d["dynamic_central_by_kind"].values()))
-    assert e["h200_measured"]["models"]["spikingbrain-7b"]["decode"]["j_per_token"] == 1.85
+    assert e["h200_measured"] is None  # measured for spikingbrain-7b, not printed beside the tiny model
     assert e["spiking_macs_per_token"] < e["macs_per_token"]  # embedding-free: lm_head and down_proj stay dense
 
 

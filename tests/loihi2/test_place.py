@@ -96,10 +96,16 @@ def test_deterministic_under_seed() -> None:
 
 
 def test_seven_b_on_hala_point_keeps_cross_chip_traffic_under_30_percent() -> None:
+    """The acceptance figures of the 7B mapping: cross-chip share, fit, and the report's ranges."""
     from sbcompile.frontend import load
     from sbcompile.targets.loihi2.machine import load_system
 
-    ctx = run(load("spikingbrain-7b"), load_system("hala-point"), "cse,dce,partition,place")
-    assert ctx.report["placement"]["cross_chip_share"] <= 0.30
-    assert ctx.report["chips_used"] <= 1152 and ctx.report["cores_used"] <= 140_544
-    assert ctx.report["place"]["ours"]["cross_chip_share"] < ctx.report["place"]["baseline_no_relays"]["cross_chip_share"]
+    ctx = run(load("spikingbrain-7b"), load_system("hala-point"), "cse,dce,partition,place,schedule,energy")
+    r = ctx.report
+    assert r["placement"]["cross_chip_share"] <= 0.30
+    assert r["chips_used"] <= 1152 and r["cores_used"] <= 140_544
+    assert r["place"]["ours"]["cross_chip_share"] < r["place"]["baseline_no_relays"]["cross_chip_share"]
+    for section, key in (("energy", "static_j_per_token"), ("energy", "dynamic_j_per_token"),
+                         ("schedule", "decode_ms_per_token"), ("schedule", "prefill_tokens_per_s")):
+        assert r[section][key]["low"] <= r[section][key]["central"] <= r[section][key]["high"]
+    assert r["energy"]["h200_measured"]["model"] == "spikingbrain-7b"
