@@ -15,7 +15,7 @@ from sbcompile.targets.loihi2.gpu_baseline import h200_measured
 
 from .base import Pass, PassContext, option
 from .calibrate import HIST_LIMIT, encoder_histogram
-from .mapping import Loads, Timing
+from .mapping import Loads, Timing, find
 from .registry import register_pass
 from .select_coding import events_per_count
 
@@ -132,8 +132,8 @@ class Energy(Pass):
                            "uj_per_token_fp16": macs * E_MAC_FP16 * 1e-6},
             "gpu_fp16": {"uj_per_token": macs * E_MAC_FP16 * 1e-6, "note": "MACs x 1.5 pJ; memory traffic not counted"},
         }
-        timing, loads = ctx.results.get(Timing.__name__), ctx.results.get(Loads.__name__)
-        if isinstance(timing, Timing) and isinstance(loads, Loads):
+        timing, loads = find(ctx, Timing), find(ctx, Loads)
+        if timing is not None and loads is not None:
             loihi = loihi2_energy(loads, timing, ctx.machine.costs)
             gpu = h200_measured()
             section.update({"static_j_per_token": loihi["decode"]["static_j_per_token"],

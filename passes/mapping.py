@@ -21,10 +21,16 @@ def put(ctx: PassContext, result: object) -> None:
     ctx.results[type(result).__name__] = result
 
 
+def find(ctx: PassContext, kind: type[T]) -> T | None:
+    """The stored result of `kind`, if a pass stored one."""
+    found = ctx.results.get(kind.__name__)
+    return found if isinstance(found, kind) else None
+
+
 def get(ctx: PassContext, kind: type[T], needed_by: str, producer: str) -> T:
     """The stored result of `kind`, or a clear error naming the pass to run first."""
-    found = ctx.results.get(kind.__name__)
-    if not isinstance(found, kind):
+    found = find(ctx, kind)
+    if found is None:
         raise SbirError(f"{needed_by}: run {producer} first")
     return found
 

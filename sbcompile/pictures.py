@@ -102,9 +102,9 @@ def layer_of(name: str, fallback: int) -> int:
 
 def placed(ctx: "PassContext") -> bool:
     """Whether the compilation placed cores (a mesh to draw)."""
-    from sbcompile.passes.mapping import Placement
+    from sbcompile.passes.mapping import Placement, find
 
-    return isinstance(ctx.results.get(Placement.__name__), Placement)
+    return find(ctx, Placement) is not None
 
 
 def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from sbcompile.ir import Builder, Module, tensor
 from sbcompile.passes import PassContext, parse_pipeline
-from sbcompile.passes.mapping import Placement, Traffic
+from sbcompile.passes.mapping import Placement, Traffic, find
 from sbcompile.passes.place import hilbert_order
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System
 from tests.loihi2.test_partition import dense_chain
@@ -51,7 +51,7 @@ def test_hilbert_order_visits_every_cell_once_in_unit_steps() -> None:
 def test_kernighan_lin_groups_each_encoders_projections_on_one_chip() -> None:
     m = interleaved()
     ctx = run(m, two_chips())
-    placement: Placement = ctx.results["Placement"]
+    placement = find(ctx, Placement)
     by_encoder: dict[str, set[int]] = {}
     for op in m.ops:
         if "hw.chips" in op.attrs:
@@ -79,7 +79,7 @@ def test_relays_cross_each_chip_once() -> None:
     b.output(b.op("spike.encode", [y]))
     chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1))
     ctx = run(m, Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip))
-    t: Traffic = ctx.results["Traffic"]
+    t = find(ctx, Traffic)
     cross = np.nonzero(t.cross_chip)[0]
     assert sorted((t.kind[i], t.messages[i]) for i in cross) == [("partial", 8.0), ("spike", pytest.approx(16 * 1.13))]
     baseline = ctx.report["place"]["baseline_no_relays"]  # each tile on chip 1 reached directly
@@ -89,9 +89,9 @@ def test_relays_cross_each_chip_once() -> None:
 def test_deterministic_under_seed() -> None:
     a = run(dense_chain([256, 512, 256]), Loihi2System(name="k", chips=8, chip_mesh=(4, 2)), "partition,place{seed=3}")
     b = run(dense_chain([256, 512, 256]), Loihi2System(name="k", chips=8, chip_mesh=(4, 2)), "partition,place{seed=3}")
-    assert np.array_equal(a.results["Placement"].pos_of_core, b.results["Placement"].pos_of_core)
+    assert np.array_equal(find(a, Placement).pos_of_core, find(b, Placement).pos_of_core)
     assert a.report["place"] == b.report["place"]
-    slots = a.results["Placement"].pos_of_core
+    slots = find(a, Placement).pos_of_core
     assert len({tuple(s) for s in slots}) == len(slots)  # every core at its own slot
 
 
