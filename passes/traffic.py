@@ -173,7 +173,8 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
         kinds.append(kind)
         tags.append(transfers.setdefault((producer, consumer), len(transfers)))
 
-    fanout: dict[tuple[str, str, int], list[tuple[int, int]]] = {}  # broadcasts relayed on a remote chip
+    fanout: dict[tuple[str, int], list[tuple[int, int]]] = {}  # broadcasts relayed on a remote chip (any consumer)
+    first_consumer: dict[str, str] = {}
     gather: dict[tuple[str, str, int], list[tuple[int, int]]] = {}  # partials merged on a remote chip
     for ln in links:
         kind = message_kind(values, ln.producer, part)
@@ -188,7 +189,8 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
             h = home[ln.producer]
             edge(node(ln.producer, c if relay else h), ln.dst, m, kind, ln.producer, ln.consumer)
             if relay and c != h:
-                fanout.setdefault((ln.producer, ln.consumer, c), []).append((ln.lo, ln.hi))
+                fanout.setdefault((ln.producer, c), []).append((ln.lo, ln.hi))
+                first_consumer.setdefault(ln.producer, ln.consumer)
         elif ln.src is not None:  # core -> processor: to the consumer's instance on the core's chip
             c = int(chip_of_core[ln.src])
             h = home[ln.consumer]
@@ -198,11 +200,12 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
         else:
             edge(node(ln.producer, home[ln.producer]), node(ln.consumer, home[ln.consumer]), m, kind,
                  ln.producer, ln.consumer)
-    for (producer, consumer, c), ranges in sorted(fanout.items()):
+    for (producer, c), ranges in sorted(fanout.items()):
         n = union(ranges)
         share = float(rates[producer].mean()) * n
         remote = node(producer, c)
-        edge(node(producer, home[producer]), remote, share, message_kind(values, producer, part), producer, consumer)
+        edge(node(producer, home[producer]), remote, share, message_kind(values, producer, part), producer,
+             first_consumer[producer])
         work[remote] += share
     for (producer, consumer, c), ranges in sorted(gather.items()):
         n = float(union(ranges))
