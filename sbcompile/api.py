@@ -367,7 +367,7 @@ def draw_pictures(module: Module, ctx: PassContext, out: Path, raster: str | Non
     from sbcompile import pictures
 
     drawn = []
-    if "placement" in ctx.results:
+    if pictures.placed(ctx):
         pictures.write_mesh(out / "mesh.png", module, ctx)
         drawn.append("mesh.png")
     if layers and pictures.layers_png(out / "layers.png", layers, ctx.report.get("schedule", {}).get("step_us"),

@@ -77,8 +77,8 @@ def report_markdown(report: dict) -> str:
     lines.append("")
     lines += summary_lines(report, per_unit(report))
     if report.get("layers"):
-        lines += ["## Per layer", "", "Columns add up to the summary's totals; time steps are those of the "
-                  "schedule's critical path.", ""] + table(report["layers"], "layer")
+        lines += ["## Per layer", "", "Spiking projections' work per layer; each of the schedule's time steps "
+                  "is counted at the layer where it starts.", ""] + table(report["layers"], "layer")
     rendered: set[tuple[str, ...]] = set()
     for cls in sorted(PASSES.values(), key=lambda c: c.report_rank):
         section = tuple(cls.report_section(report))
@@ -102,7 +102,8 @@ def summary_lines(report: dict, per: str) -> list[str]:
     """The totals, each from the section that computed it."""
     out = [f"- {sum(report.get('ops', {}).values()):,} ops, {report.get('params', 0):,} parameters"]
     if "cores_used" in report:
-        out.append(f"- {report['cores_used']:,} neurocores on {report['chips_used']:,} chips of {report['system']}, "
+        chips = report.get("chips_used", report.get("chips_needed", 0))
+        out.append(f"- {report['cores_used']:,} neurocores on {chips:,} chips of {report['system']}, "
                    f"{len(report.get('host_ops', []))} ops on embedded or host processors")
     lv = report.get("lava", {})
     if lv.get("emitted"):
@@ -110,8 +111,11 @@ def summary_lines(report: dict, per: str) -> list[str]:
         out.append(f"- Lava graph: {lv['processes']} processes, {cores} of them on neurocores")
     if "schedule" in report and per == "token":
         c = report["schedule"]
-        out.append(f"- {c['latency_us_per_token'] / 1000:.3g} ms per token ({c['tokens_per_second']:.3g} tokens/s) "
-                   f"at {c['step_us']} us per time step")
-    if "energy" in report:
-        out.append(f"- {report['energy']['loihi']['uj_per_token']:.3g} uJ per {per}, Loihi-style")
+        out.append(f"- decode {c['decode_ms_per_token']['central']:.3g} ms per token "
+                   f"({c['decode_tokens_per_s']['central']:.3g} tokens/s), prefill "
+                   f"{c['prefill_tokens_per_s']['central']:,.0f} tokens/s (central estimates)")
+    if "loihi2" in report.get("energy", {}):
+        total = report["energy"]["loihi2"]["decode"]["total_j_per_token"]
+        out.append(f"- {total['central']:.3g} J per {per} on Loihi 2, static power included "
+                   f"(range {total['low']:.3g} to {total['high']:.3g})")
     return ["## Summary", ""] + out + [""]

@@ -30,7 +30,11 @@ def layer_keys(module: Module) -> dict[str, str]:
 def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """One row per layer (empty for modules without layers, e.g. NIR networks); columns only for
     what the pipeline computed."""
-    from sbcompile.passes.energy import E_NEURON_UPDATE, E_SYNOP, PAPER_SPIKES_PER_CHANNEL, bitwise_spikes
+    from sbcompile.passes.energy import PAPER_SPIKES_PER_CHANNEL, bitwise_spikes
+    from sbcompile.targets.loihi2.costs import Loihi2Costs
+
+    costs = Loihi2Costs()
+    e_synop, e_update = costs.synop_j.central * 1e12, costs.neuron_update_active_j.central * 1e12  # pJ
 
     keys = layer_keys(module)
     if not any(k.startswith("layer ") for k in keys.values()):
@@ -71,7 +75,7 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
                              f"{row['measured']} measured, {row['assumed']} assumed")
         if "energy" in report:
             line["synaptic events/token"] = round(row["events"])
-            line["energy uJ/token"] = round((row["events"] * E_SYNOP + row["neurons"] * E_NEURON_UPDATE) * 1e-6, 6)
+            line["energy uJ/token"] = round((row["events"] * e_synop + row["neurons"] * e_update) * 1e-6, 6)
         if host:
             line["host bytes/token"] = sum(h["bytes_per_token_in"] + h["bytes_per_token_out"]
                                            for v, h in host.items() if keys.get(v) == key)
@@ -85,34 +89,38 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
 
 
 def critical_path_steps(report: dict[str, Any], results: dict[str, Any]) -> dict[str, int]:
-    """Where a token's time goes: along the schedule's critical path, the steps from the previous
-    op's finish to each op's finish (waiting for its transfer included); they sum to the steps
-    per token."""
-    finish = results.get("schedule", {}).get("finish")
-    path = report.get("schedule", {}).get("critical_path")
-    if not finish or not path:
+    """Where a token's time goes: each time step of the schedule (an op's level: one past its
+    latest operand's) counted once, at the first op in module order that runs in it; they sum
+    to the schedule's `levels`."""
+    from sbcompile.passes.mapping import Timing
+
+    timing = results.get(Timing.__name__)
+    if not isinstance(timing, Timing) or not timing.level:
         return {}
-    steps, before = {}, 0
-    for name in path:
-        steps[name] = finish[name] - before
-        before = finish[name]
+    steps, seen = {}, set()
+    for name, level in timing.level.items():
+        if level not in seen:
+            seen.add(level)
+            steps[name] = steps.get(name, 0) + 1
     return steps
 
 
 def mesh_traffic(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
     """Messages per token into each consuming value over the placed mesh, and those messages times
-    their hops (the traffic graph's edges, attributed to the op that receives them)."""
+    their mesh hops (the traffic's edges, attributed to the op that receives them)."""
     import numpy as np
 
-    g, pos = results.get("traffic"), results.get("placement")
-    if g is None or pos is None:
+    from sbcompile.passes.mapping import Traffic
+
+    t = results.get(Traffic.__name__)
+    if not isinstance(t, Traffic) or not len(t.src):
         return {}
-    hops = np.abs(pos[g.src] - pos[g.dst]).sum(axis=1)
-    n = len(g.transfers)
-    messages = np.bincount(g.transfer, weights=g.weight, minlength=n)
-    hop_messages = np.bincount(g.transfer, weights=g.weight * hops, minlength=n)
+    hops = np.abs(t.node_pos[t.src] - t.node_pos[t.dst]).sum(axis=1)
+    n = len(t.transfers)
+    messages = np.bincount(t.transfer, weights=t.messages, minlength=n)
+    hop_messages = np.bincount(t.transfer, weights=t.messages * hops, minlength=n)
     out: dict[str, tuple[float, float]] = {}
-    for t, (_, consumer) in enumerate(g.transfers):
+    for i, (_, consumer) in enumerate(t.transfers):
         m, h = out.get(consumer, (0.0, 0.0))
-        out[consumer] = (m + float(messages[t]), h + float(hop_messages[t]))
+        out[consumer] = (m + float(messages[i]), h + float(hop_messages[i]))
     return out

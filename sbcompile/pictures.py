@@ -121,22 +121,34 @@ def layer_of(name: str, fallback: int) -> int:
     return int(m.group(1)) if m else fallback
 
 
+def placed(ctx: "PassContext") -> bool:
+    """Whether the compilation placed cores (a mesh to draw)."""
+    from sbcompile.passes.mapping import Placement, find
+
+    return find(ctx, Placement) is not None
+
+
 def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:
-    """The placed mesh of a compilation (after `place`; link loads from `schedule` when it ran)."""
+    """The placed mesh of a compilation (after `place`): cores coloured by layer, links shaded
+    by the bits per token routed over them (chip links included)."""
+    from sbcompile.passes.mapping import Placement, Traffic, get
+    from sbcompile.passes.place import endpoints
     from sbcompile.passes.schedule import xy_links
 
-    pos, g, system = ctx.results["placement"], ctx.results["traffic"], ctx.machine
-    width, height = system.chip_mesh[0] * system.chip.mesh[0], system.chip_mesh[1] * system.chip.mesh[1]
-    layer = np.full(g.cores, -1.0)
+    placement, traffic = get(ctx, Placement, "mesh picture", "place"), get(ctx, Traffic, "mesh picture", "place")
+    system = ctx.machine
+    width, height = placement.grid
+    layer = np.full(traffic.cores, -1.0)
     for op in module.ops:
         if "hw.cores" in op.attrs:
             first, count = op.attrs["hw.cores"]
             layer[first:first + count] = layer_of(op.result.name, -1)
-    layer[layer < 0] = layer.max() + 1  # the LM head and other ops outside the layers come last
-    links, loads = xy_links(pos[g.src], pos[g.dst], g.weight, width, height)
+    layer[layer < 0] = layer.max() + 1 if len(layer) else 0  # the LM head and other ops outside the layers come last
+    a, b = endpoints(traffic, system)
+    links, loads = xy_links(a, b, traffic.messages * traffic.bits, width, height)
     link_loads = np.zeros(2 * width * height)
     link_loads[links] = loads
-    used = pos[: g.cores]
+    used = placement.pos_of_core
     # draw only the chips in use (a 1,152-chip system is mostly empty)
     cw, ch = system.chip.mesh
     x1 = int((used[:, 0].max() // cw + 1) * cw) if len(used) else cw
@@ -148,7 +160,7 @@ def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:
     clipped = np.zeros(2 * x1 * y1)
     clipped[np.where(vertical[inside], x1 * y1, 0) + y[inside] * x1 + x[inside]] = link_loads[keep[inside]]
     mesh_png(path, used, layer, (x1, y1), (cw, ch), clipped,
-             f"{g.cores:,} cores on {system.name}: layer colours, links by messages per token")
+             f"{traffic.cores:,} cores on {placement.chips_used:,} chips of {system.name}: layer colours, links by bits per token")
 
 
 def write_raster(path: Path, module: "Module", op_name: str, tokens: np.ndarray) -> None:

@@ -6,13 +6,15 @@ hand — `open` to run it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel
 
 from sbcompile.ir import Module, SbirError
-from sbcompile.passes import Pass, parse_pipeline
+
+if TYPE_CHECKING:  # passes may read a target's machine data (loihi2.costs), so the import waits for use
+    from sbcompile.passes import Pass
 
 
 class NoMachine(BaseModel):
@@ -40,6 +42,8 @@ class Target:
         """The pipeline with each required pass it lacks added (default options), where the
         target's default pipeline has it: before the first pass that comes after it there.
         Returns the pipeline and the names added."""
+        from sbcompile.passes import parse_pipeline
+
         order = [p.name for p in parse_pipeline(self.default_pipeline)]
         rank = {name: i for i, name in enumerate(order)}
         out = list(passes)

@@ -14,7 +14,7 @@ import sbcompile
 from sbcompile.frontend import load_sbir
 from sbcompile.ir.dialects.spike import Encode
 from sbcompile.layers import layer_keys
-from sbcompile.passes.energy import E_HOP, bitwise_spikes
+from sbcompile.passes.energy import bitwise_spikes
 
 ROOT = Path(__file__).parents[2]
 
@@ -67,11 +67,10 @@ def test_rates_agree_with_the_calibration_in_the_module(tiny: Path) -> None:
 def test_layer_columns_add_up_to_the_totals(tiny: Path) -> None:
     report = json.loads((tiny / "report.json").read_text())
     rows = report["layers"].values()
-    assert sum(r["time steps/token"] for r in rows) == report["schedule"]["steps_per_token"]
-    loihi = report["energy"]["loihi"]
-    assert sum(r["energy uJ/token"] for r in rows) + loihi["hop_traffic"] * E_HOP * 1e-6 == pytest.approx(
-        loihi["uj_per_token"], rel=1e-5)
-    assert sum(r["synaptic events/token"] for r in rows) == pytest.approx(loihi["synaptic_events_per_token"], rel=1e-5)
+    assert sum(r["time steps/token"] for r in rows) == report["schedule"]["levels"]
+    # the layers' spiking projections are part of the synaptic work the energy model charges for
+    synops = report["energy"]["work_per_token"]["synaptic_ops"]
+    assert 0 < sum(r["synaptic events/token"] for r in rows) <= synops * (1 + 1e-9)
 
 
 def test_summary_first_detail_folded(tiny: Path) -> None:
@@ -91,7 +90,7 @@ def test_a_spiking_network_report_has_no_token_figures(tmp_path: Path) -> None:
     for word in ("tokens/s", "FP16", "per token", "spikes per channel"):
         assert word not in md, word
     assert "## Energy per time step" in md and "an input reaches the output" in md
-    assert np.isfinite(art.report["energy"]["loihi"]["uj_per_token"])
+    assert np.isfinite(art.report["energy"]["loihi2"]["decode"]["total_j_per_token"]["central"])
 
 
 def test_per_layer_plots_are_linked(tiny: Path, tmp_path: Path) -> None:
