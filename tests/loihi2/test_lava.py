@@ -1,5 +1,6 @@
-"""The loihi2 target on Lava: the tiny model's logits and a plain LIF network's spikes equal the
-reference interpreter's bit for bit on Lava's fixed-point simulator; the process graph is
+"""The loihi2 target on Lava: the tiny model's logits (its norms, encoders and GLA in fixed point)
+and a plain LIF network's spikes equal the reference interpreter's bit for bit on Lava's
+fixed-point simulator; the process graph is
 checked at lowering, the artifact is deterministic, and missing pieces are named."""
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     assert all(p.params["encode"]["frac_bits"] is not None for p in encoders)
     norms = [p for p in graph.processes if p.kind == "norm"]
     assert {p.ops[0] for p in norms} == {op.result.name for op in module.ops if op.name == "nn.rmsnorm"}
+    glas = [p for p in graph.processes if p.kind == "gla"]  # the GLA state in fixed point, not on the host
+    assert {p.ops[0] for p in glas} == {op.result.name for op in module.ops if op.name == "seq.fixed_gla"} != set()
+    assert not any(op.name == "seq.gla" for op in module.ops)
+    assert all(p.params["delays"]["g_in"] == 0 and p.params["delays"]["q_in"] == 1 for p in glas)
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 
