@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..fixed import FIXED_LIMIT, fixed_input, fixed_value
+from ..fixed import FIXED_LIMIT, divide_round_even, fixed_input, fixed_value
 from ..opdef import EvalContext, expect, register
 from ..types import Type
-from .seq import GLA, GLAParams, _heads as heads_of
+from .seq import GLA, GLAParams, WindowAttention, WindowAttentionParams, _heads as heads_of
 
 SCALE_BITS = 16
 
@@ -88,7 +88,7 @@ def fixed_gla_step(s: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, d
     return s, np.clip(o, -FIXED_LIMIT, FIXED_LIMIT), int((s != grown).sum())
 
 
-def scale_code(p: FixedGLAParams) -> int:
+def scale_code(p: GLAParams | WindowAttentionParams) -> int:
     return int(round(p.scale * 2 ** SCALE_BITS))
 
 
@@ -136,3 +136,59 @@ class FixedGLA(GLA):
         if saturated:
             ctx.record("saturated", saturated)
         return [fixed_value(out, p.out_frac)]
+
+
+# ---- seq.fixed_window_attention ----
+
+
+class FixedWindowAttentionParams(WindowAttentionParams):
+    q_frac: int
+    k_frac: int
+    v_frac: int
+    out_frac: int
+    score_frac: int = 12
+    prob_bits: int = 16
+
+
+def softmax_weights(scores: np.ndarray, p: FixedWindowAttentionParams) -> np.ndarray:
+    """Unnormalised integer weights exp(s - max s) 2^prob_bits of integer scores (`score_frac`
+    fraction bits) along the last axis, by the decay tables."""
+    codes = np.clip(scores.max(axis=-1, keepdims=True) - scores, 0, FIXED_LIMIT)
+    return decay_of_codes(codes, p.score_frac, p.prob_bits)
+
+
+@register
+class FixedWindowAttention(WindowAttention):
+    """Sliding-window softmax attention in integers: exp by table, one integer division per output."""
+
+    name = "seq.fixed_window_attention"
+    params = FixedWindowAttentionParams
+
+    def result_types(self, p: FixedWindowAttentionParams, ts: list[Type]) -> list[Type]:
+        for f in ("q_frac", "k_frac", "v_frac", "out_frac", "score_frac"):
+            expect(0 <= getattr(p, f) <= 23, f"{f} must lie in [0, 23], got {getattr(p, f)}")
+        expect(8 <= p.prob_bits <= 23, f"prob_bits must lie in [8, 23], got {p.prob_bits}")
+        return super().result_types(p, ts)
+
+    def evaluate(self, p: FixedWindowAttentionParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        q, k, v = (fixed_input(x, f) for x, f in zip(args, (p.q_frac, p.k_frac, p.v_frac)))
+        st = ctx.state()
+        rep = p.heads // p.kv_heads
+        sinks = [fixed_input(np.asarray(ctx.weight(w)), f) for w, f in ((p.sink_k, p.k_frac), (p.sink_v, p.v_frac))
+                 if w is not None]
+        out = np.empty((q.shape[0], p.heads, p.head_dim), np.int64)
+        for t in range(q.shape[0]):
+            k_all, v_all = (np.concatenate([st.get(n, x[:0]), x[t:t + 1]]) for n, x in (("k", k), ("v", v)))
+            past = k_all.shape[0] if p.window is None else min(k_all.shape[0], p.window - 1)
+            st["k"], st["v"] = k_all[k_all.shape[0] - past:], v_all[v_all.shape[0] - past:]
+            if sinks:
+                k_all, v_all = np.concatenate([sinks[0], k_all]), np.concatenate([sinks[1], v_all])
+            kh, vh = (np.repeat(heads_of(x, p.kv_heads), rep, axis=0) for x in (k_all, v_all))  # [heads, keys, d]
+            raw = np.einsum("hd,hkd->hk", q[t].reshape(p.heads, p.head_dim), kh)
+            scores = shift_round(shift_round(raw, p.q_frac + p.k_frac - p.score_frac) * scale_code(p), SCALE_BITS)
+            w = softmax_weights(scores, p)
+            num = np.einsum("hk,hkd->hd", w, vh)
+            total = w.sum(axis=-1, keepdims=True)
+            shift = p.out_frac - p.v_frac
+            out[t] = divide_round_even(num << max(0, shift), total << max(0, -shift))
+        return [fixed_value(np.clip(out.reshape(q.shape[0], -1), -FIXED_LIMIT, FIXED_LIMIT), p.out_frac)]

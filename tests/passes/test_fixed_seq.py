@@ -1,6 +1,6 @@
-"""`seq.fixed_gla` and the `fixed-gla` pass: the integer recurrence follows the float one closely,
-decodes token by token exactly as it prefills, its decay tables match exp, and on the tiny model
-it costs less than 0.5% in bits per byte."""
+"""`seq.fixed_gla`, `seq.fixed_window_attention` and their passes: the integer forms follow the
+float ones closely, decode token by token exactly as they prefill, the exp tables match exp, and
+on the tiny model they cost less than 0.5% in bits per byte."""
 
 from __future__ import annotations
 
@@ -67,6 +67,19 @@ def test_decoding_token_by_token_equals_prefill_exactly() -> None:
     assert np.array_equal(whole, steps)
 
 
+def test_integer_window_attention_follows_float_and_decodes_exactly() -> None:
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.normal(size=(30, w)).astype(np.float32) * 2 for w in (32, 16, 16))
+    base = dict(PARAMS, window=5)
+    want = run("seq.window_attention", lookup("seq.window_attention").params(**base), [q, k, v])
+    p = lookup("seq.fixed_window_attention").params(**base, q_frac=14, k_frac=14, v_frac=14, out_frac=14)
+    got = run("seq.fixed_window_attention", p, [q, k, v])
+    assert np.abs(got - want).max() < 1e-3 * np.abs(want).max()
+    ctx = Ctx()
+    steps = np.concatenate([run("seq.fixed_window_attention", p, [a[t:t + 1] for a in (q, k, v)], ctx) for t in range(30)])
+    assert np.array_equal(steps, got) and ctx.slot["k"].shape == (4, 16)  # window - 1 past keys kept
+
+
 def test_decay_tables_match_exp() -> None:
     codes = np.arange(0, 13 * 2 ** 16, 97, dtype=np.int64)
     got = decay_of_codes(codes, 16, 16)
@@ -90,7 +103,8 @@ def tiny_fixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fixed_gla") / "tiny"
     text = ROOT / "examples" / "tiny" / "eval.txt"
     passes = (f"canonicalize,cse,dce,fixed-norms,fixed-encoders,quantize,evaluate{{text={text},tokens=1024,label=spiking}},"
-              f"fixed-gla,evaluate{{text={text},tokens=1024,label=fixed-gla}}")
+              f"fixed-gla,evaluate{{text={text},tokens=1024,label=fixed-gla}},"
+              f"fixed-attention,evaluate{{text={text},tokens=1024,label=fixed-attention}}")
     assert main([str(ROOT / "examples" / "tiny"), "--passes", passes, "-o", str(out)]) == 0
     return out
 
@@ -110,6 +124,8 @@ def test_pass_rewrites_every_gla_and_costs_under_half_a_percent(tiny_fixed: Path
     before, after = quality["spiking"]["bits_per_byte"], quality["fixed-gla"]["bits_per_byte"]
     assert abs(after / before - 1) < 0.005 and "saturated_counts" not in quality["fixed-gla"]
     assert report["fixed_gla"][fixed[0].result.name]["state_frac"] == 12
+    assert abs(quality["fixed-attention"]["bits_per_byte"] / before - 1) < 0.005
+    assert not any(op.name == "seq.window_attention" for op in module.ops)
     assert print_module(parse(print_module(module))) == print_module(module)
 
 
