@@ -10,11 +10,12 @@ code's whole part, its high and its low fraction halves; entries round(2^D exp(-
 units u) and multiplied together, each product rounded: no exp, no division. Per token:
 
     S <- clip(rnd(decay_d S_de, D) + rnd(k_d v_e, k_frac + v_frac - state_frac))
-    o_e = clip(rnd(rnd(sum_d q_d S_de, q_frac + state_frac - out_frac) scale_q, SCALE_BITS))
+    o_e = clip(rnd(rnd(sum_d rnd(q_d S_de, q_frac + state_frac - out_frac - 4), 4) scale_q, 16))
 
 with rnd(x, s) = floor((x + 2^(s-1)) / 2^s) (round half up; a left shift for s <= 0), clip to
-24 bits (the state's saturations are recorded as `saturated`), scale_q = rint(scale 2^16). The
-result is o_q 2^-out_frac as float32, exact, so a fixed-point norm with the same fraction bits
+24 bits (the state's saturations are recorded as `saturated`), scale_q = rint(scale 2^16). Each
+product q_d S_de is rounded before the sum, as a neuron sends it as a graded spike for the
+dendrites to sum (4 guard bits beyond the output's fraction bits). The result is o_q 2^-out_frac as float32, exact, so a fixed-point norm with the same fraction bits
 takes the integers as they are."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..types import Type
 from .seq import GLA, GLAParams, WindowAttention, WindowAttentionParams, _heads as heads_of
 
 SCALE_BITS = 16
+GUARD_BITS = 4  # fraction bits each q S product keeps beyond the output's while the dendrites sum them
 
 
 class FixedGLAParams(GLAParams):
@@ -83,8 +85,8 @@ def fixed_gla_step(s: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, d
     grown = shift_round(decay[:, :, None] * s, p.decay_bits) + shift_round(
         k[:, :, None] * v[:, None, :], p.k_frac + p.v_frac - p.state_frac)
     s = np.clip(grown, -FIXED_LIMIT, FIXED_LIMIT)
-    acc = np.einsum("hd,hde->he", q, s)
-    o = shift_round(shift_round(acc, p.q_frac + p.state_frac - p.out_frac) * scale_code(p), SCALE_BITS)
+    terms = shift_round(q[:, :, None] * s, p.q_frac + p.state_frac - p.out_frac - GUARD_BITS)
+    o = shift_round(shift_round(terms.sum(axis=1), GUARD_BITS) * scale_code(p), SCALE_BITS)
     return s, np.clip(o, -FIXED_LIMIT, FIXED_LIMIT), int((s != grown).sum())
 
 
