@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sbcompile.ir import Module, Op
 from sbcompile.ir.dialects.fixed_seq import FixedWindowAttention, FixedWindowAttentionParams
 from sbcompile.ir.dialects.seq import WindowAttention
+from sbcompile.ir.dialects.spike import Encode
 from sbcompile.ir.fixed import frac_bits_for
 
 from .base import Pass, PassContext, option
@@ -20,8 +21,9 @@ class FixedAttention(Pass):
     v and the output as 24-bit fixed point, integer scores, softmax weights exp(s - max s) from
     the same exp tables as the GLA decay, and one integer division per output (a reciprocal by
     table and iteration on a chip). Fraction bits of q, k, v and the output fit their calibrated
-    ranges at half the 24-bit range, else `frac-bits`. Not in the loihi2 default pipeline: its
-    neuron program is designed (docs/loihi2-dataflow.md), its Lava process is not written.
+    ranges at half the 24-bit range, else `frac-bits`; the output takes those of the fixed-point
+    encoder that reads it (run after `fixed-encoders`), so that its integers pass straight through.
+    The loihi2 target runs it as a fixed-point Lava process.
 
     Guarantees: no `seq.window_attention` is left; the report lists each op's widths."""
 
@@ -32,11 +34,15 @@ class FixedAttention(Pass):
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         chosen: dict[str, dict[str, int]] = {}
+        users = module.users()
         for i, op in enumerate(module.ops):
             if not op.isa(WindowAttention) or op.isa(FixedWindowAttention):
                 continue
             q, k, v, out = (frac_bits_for(x.attrs.get("calib.absmax") if x is not None else None, self.frac_bits)
                             for x in (*(o.owner for o in op.operands), op))
+            readers = users.get(op.result.name, [])
+            if len(readers) == 1 and readers[0].isa(Encode) and readers[0].params.frac_bits is not None:
+                out = readers[0].params.frac_bits  # its integers pass to the encoder unchanged
             widths = {"q_frac": q, "k_frac": k, "v_frac": v, "out_frac": out, "score_frac": self.score_frac_bits,
                       "prob_bits": self.prob_bits}
             p = FixedWindowAttentionParams(**op.params.model_dump(), **widths)

@@ -173,24 +173,37 @@ class FixedWindowAttention(WindowAttention):
         return super().result_types(p, ts)
 
     def evaluate(self, p: FixedWindowAttentionParams, args: list[Any], ctx: EvalContext) -> list[Any]:
-        q, k, v = (fixed_input(x, f) for x, f in zip(args, (p.q_frac, p.k_frac, p.v_frac)))
-        st = ctx.state()
-        rep = p.heads // p.kv_heads
+        ints = [fixed_input(x, f) for x, f in zip(args, attention_fracs(p))]
         sinks = [fixed_input(np.asarray(ctx.weight(w)), f) for w, f in ((p.sink_k, p.k_frac), (p.sink_v, p.v_frac))
                  if w is not None]
-        out = np.empty((q.shape[0], p.heads, p.head_dim), np.int64)
-        for t in range(q.shape[0]):
-            k_all, v_all = (np.concatenate([st.get(n, x[:0]), x[t:t + 1]]) for n, x in (("k", k), ("v", v)))
-            past = k_all.shape[0] if p.window is None else min(k_all.shape[0], p.window - 1)
-            st["k"], st["v"] = k_all[k_all.shape[0] - past:], v_all[v_all.shape[0] - past:]
-            if sinks:
-                k_all, v_all = np.concatenate([sinks[0], k_all]), np.concatenate([sinks[1], v_all])
-            kh, vh = (np.repeat(heads_of(x, p.kv_heads), rep, axis=0) for x in (k_all, v_all))  # [heads, keys, d]
-            raw = np.einsum("hd,hkd->hk", q[t].reshape(p.heads, p.head_dim), kh)
-            scores = shift_round(shift_round(raw, p.q_frac + p.k_frac - p.score_frac) * scale_code(p), SCALE_BITS)
-            w = softmax_weights(scores, p)
-            num = np.einsum("hk,hkd->hd", w, vh)
-            total = w.sum(axis=-1, keepdims=True)
-            shift = p.out_frac - p.v_frac
-            out[t] = divide_round_even(num << max(0, shift), total << max(0, -shift))
-        return [fixed_value(np.clip(out.reshape(q.shape[0], -1), -FIXED_LIMIT, FIXED_LIMIT), p.out_frac)]
+        return [fixed_value(fixed_attention(ctx.state(), ints, sinks, p), p.out_frac)]
+
+
+def attention_fracs(p: FixedWindowAttentionParams) -> tuple[int, int, int]:
+    """The fraction bits q, k and v arrive with."""
+    return p.q_frac, p.k_frac, p.v_frac
+
+
+def fixed_attention(cache: dict[str, np.ndarray], ints: list[np.ndarray], sinks: list[np.ndarray],
+                    p: FixedWindowAttentionParams) -> np.ndarray:
+    """Run over a sequence of fixed-point q, k, v ([seq, width] int64 each): the output integers
+    [seq, heads*D]. `cache` holds the window's past keys and values ("k", "v") and is updated;
+    `sinks` the sink keys and values as fixed point (or nothing)."""
+    q, k, v = ints
+    rep = p.heads // p.kv_heads
+    out = np.empty((q.shape[0], p.heads, p.head_dim), np.int64)
+    for t in range(q.shape[0]):
+        k_all, v_all = (np.concatenate([cache.get(n, x[:0]), x[t:t + 1]]) for n, x in (("k", k), ("v", v)))
+        past = k_all.shape[0] if p.window is None else min(k_all.shape[0], p.window - 1)
+        cache["k"], cache["v"] = k_all[k_all.shape[0] - past:], v_all[v_all.shape[0] - past:]
+        if sinks:
+            k_all, v_all = np.concatenate([sinks[0], k_all]), np.concatenate([sinks[1], v_all])
+        kh, vh = (np.repeat(heads_of(x, p.kv_heads), rep, axis=0) for x in (k_all, v_all))  # [heads, keys, d]
+        raw = np.einsum("hd,hkd->hk", q[t].reshape(p.heads, p.head_dim), kh)
+        scores = shift_round(shift_round(raw, p.q_frac + p.k_frac - p.score_frac) * scale_code(p), SCALE_BITS)
+        w = softmax_weights(scores, p)
+        num = np.einsum("hk,hkd->hd", w, vh)
+        total = w.sum(axis=-1, keepdims=True)
+        shift = p.out_frac - p.v_frac
+        out[t] = divide_round_even(num << max(0, shift), total << max(0, -shift))
+    return np.clip(out.reshape(q.shape[0], -1), -FIXED_LIMIT, FIXED_LIMIT)

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from sbcompile.ir import Module, Op, SbirError
-from sbcompile.ir.dialects.fixed_seq import FixedGLA, input_fracs
+from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention, attention_fracs, input_fracs
 from sbcompile.ir.dialects.nn import norm_weight_codes
 from sbcompile.ir.dialects.syn import integer_parts
+from sbcompile.ir.fixed import fixed_input
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.weights import DTYPE_OF_NUMPY
 
@@ -120,8 +121,8 @@ class Lowering:
                 self.add_encoder(op)
             elif self.kind[i] == "norm":
                 self.add_norm(op)
-            elif self.kind[i] == "gla":
-                self.add_gla(op)
+            elif self.kind[i] in ("gla", "attention"):
+                self.add_fixed_seq(op)
         for r in sorted(groups):
             self.connect_group(r, groups[r])
         out_size = self.layouts[out_value].size
@@ -151,6 +152,8 @@ class Lowering:
                 self.kind[i] = "norm"
             elif op.isa(FixedGLA):
                 self.kind[i] = "gla"
+            elif op.isa(FixedWindowAttention):
+                self.kind[i] = "attention"
             else:
                 self.kind[i] = "host"
 
@@ -162,7 +165,7 @@ class Lowering:
             top = max([self.rank[v.name] for v in op.operands] or [(0, 0)])
             if self.kind[i] in ("dense", "folded"):
                 r = (top[0] + 1, 0)
-            elif self.kind[i] in ("lif", "encoder", "norm", "gla"):
+            elif self.kind[i] in ("lif", "encoder", "norm", "gla", "attention"):
                 r = (top[0], top[1] + 1)
             else:
                 r = top
@@ -277,36 +280,45 @@ class Lowering:
         self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
                                      f"{name}.x_in"))
 
-    # ---- seq.fixed_gla: the GLA state as a fixed-point process (issue 20) ----
+    # ---- seq.fixed_gla, seq.fixed_window_attention: fixed-point sequence mixers (issue 20) ----
 
-    def add_gla(self, op: Op) -> None:
-        """q, k, v and the gate arrive as 24-bit fixed point with the op's fraction bits (those
-        that come steps early wait in a delay line); the output leaves as integers (q_out, to a
-        fixed-point norm) and as values (y_out)."""
-        name = f"gla_{op.result.name}"
+    def add_fixed_seq(self, op: Op) -> None:
+        """q, k, v (and the GLA's gate) arrive as 24-bit fixed point with the op's fraction bits
+        (those that come steps early wait in a delay line); the output leaves as integers (q_out,
+        to a fixed-point norm or encoder) and as values (y_out)."""
+        kind = self.kind[self.producer[op.result.name]]
+        name = f"{kind}_{op.result.name}"
         n = math.prod(self.layouts[op.result.name].shape)
-        ports = {port: math.prod(self.layouts[v.name].shape) for port, v in zip(("q_in", "k_in", "v_in", "g_in"), op.operands)}
-        self.add(ProcessSpec(name, "gla", str(op.attrs.get("hw.where", "core")), [op.result.name],
+        fracs = input_fracs(op.params) if kind == "gla" else attention_fracs(op.params)
+        ports = {port: math.prod(self.layouts[v.name].shape)
+                 for port, v in zip(("q_in", "k_in", "v_in", "g_in"), op.operands)}
+        params: dict[str, Any] = {"op": op.params.model_dump(), "sinks": [],
+                                  "delays": {port: self.rank[op.result.name][0] - self.rank[v.name][0]
+                                             for port, v in zip(ports, op.operands)}}
+        for field, frac in (("sink_k", fracs[1]), ("sink_v", fracs[2])):
+            if getattr(op.params, field, None) is not None:
+                params["sinks"].append(f"{name}.{field}")
+                self.weights[f"{name}.{field}"] = fixed_input(
+                    self.module.weights.get(getattr(op.params, field)), frac).astype(np.int32)
+        self.add(ProcessSpec(name, kind, str(op.attrs.get("hw.where", "core")), [op.result.name],
                              self.rank[op.result.name][0],
                              in_ports={**ports, "tag": self.procs["injector"].out_ports["out_port"]},
-                             out_ports={"q_out": n, "y_out": n},
-                             params={"gla": op.params.model_dump(),
-                                     "delays": {port: self.rank[op.result.name][0] - self.rank[v.name][0]
-                                                for port, v in zip(ports, op.operands)}}))
+                             out_ports={"q_out": n, "y_out": n}, params=params))
         self.conns.append(Connection("injector.out_port", f"{name}.tag"))
-        for port, v, frac in zip(ports, op.operands, input_fracs(op.params)):
+        for port, v, frac in zip(ports, op.operands, fracs):
             self.conns.append(Connection(self.endpoint(v.name, f"fixed:{frac}"), f"{name}.{port}"))
 
-    def gla_endpoint(self, value: str, encoding: str) -> str:
+    def fixed_seq_endpoint(self, value: str, encoding: str) -> str:
         op = self.module.ops[self.producer[value]]
+        name = f"{self.kind[self.producer[value]]}_{value}"
         if encoding == "packed":
-            return f"gla_{value}.y_out"
+            return f"{name}.y_out"
         if encoding == f"fixed:{op.params.out_frac}":
-            return f"gla_{value}.q_out"
-        raise SbirError(f"loihi2 lowering: seq.fixed_gla %{value} (out_frac {op.params.out_frac}) cannot feed a "
+            return f"{name}.q_out"
+        raise SbirError(f"loihi2 lowering: {op.name} %{value} (out_frac {op.params.out_frac}) cannot feed a "
                         f"consumer that takes {encoding}; give the consumer the same fraction bits", op.where())
 
-    # ---- end of seq.fixed_gla ----
+    # ---- end of the fixed-point sequence mixers ----
 
     def endpoint(self, value: str, encoding: str) -> str:
         """The out port that sends `value` as `encoding` (packed: the whole value; counts: spike
@@ -317,8 +329,8 @@ class Lowering:
             return f"lif_{value}.s_out"
         if kind == "encoder":
             return f"enc_{value}.{'s_out' if encoding == 'counts' else 'packed_out'}"
-        if kind == "gla":
-            return self.gla_endpoint(value, encoding)
+        if kind in ("gla", "attention"):
+            return self.fixed_seq_endpoint(value, encoding)
         if kind == "norm":
             op = self.module.ops[self.producer[value]]
             if encoding == "packed":

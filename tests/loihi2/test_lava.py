@@ -1,4 +1,5 @@
-"""The loihi2 target on Lava: the tiny model's logits (its norms, encoders and GLA in fixed point)
+"""The loihi2 target on Lava: the tiny model's logits (its norms, encoders, GLA and window
+attention in fixed point)
 and a plain LIF network's spikes equal the reference interpreter's bit for bit on Lava's
 fixed-point simulator; the process graph is
 checked at lowering, the artifact is deterministic, and missing pieces are named."""
@@ -80,6 +81,9 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     assert {p.ops[0] for p in glas} == {op.result.name for op in module.ops if op.name == "seq.fixed_gla"} != set()
     assert not any(op.name == "seq.gla" for op in module.ops)
     assert all(p.params["delays"]["g_in"] == 0 and p.params["delays"]["q_in"] == 1 for p in glas)
+    attention = [p for p in graph.processes if p.kind == "attention"]
+    assert [p.ops[0] for p in attention] == [op.result.name for op in module.ops if op.name == "seq.fixed_window_attention"]
+    assert len(attention) == 2 and not any(op.name == "seq.window_attention" for op in module.ops)
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 

@@ -41,6 +41,9 @@ class Ctx:
     def state(self) -> dict:
         return self.slot
 
+    def weight(self, name: str) -> np.ndarray:
+        return {"sk": np.full((2, 16), 0.5, np.float32), "sv": np.linspace(-1, 1, 32, dtype=np.float32).reshape(2, 16)}[name]
+
     def record(self, key: str, value: int) -> None:
         self.records[key] = self.records.get(key, 0) + value
 
@@ -78,6 +81,10 @@ def test_integer_window_attention_follows_float_and_decodes_exactly() -> None:
     ctx = Ctx()
     steps = np.concatenate([run("seq.fixed_window_attention", p, [a[t:t + 1] for a in (q, k, v)], ctx) for t in range(30)])
     assert np.array_equal(steps, got) and ctx.slot["k"].shape == (4, 16)  # window - 1 past keys kept
+    sinks = dict(base, sink_k="sk", sink_v="sv")
+    want = run("seq.window_attention", lookup("seq.window_attention").params(**sinks), [q, k, v])
+    p = lookup("seq.fixed_window_attention").params(**sinks, q_frac=14, k_frac=14, v_frac=14, out_frac=14)
+    assert np.abs(run("seq.fixed_window_attention", p, [q, k, v]) - want).max() < 1e-3 * np.abs(want).max()
 
 
 def test_decay_tables_match_exp() -> None:
