@@ -39,6 +39,16 @@ MICRO_OPS: dict[str, str] = {
 }
 
 
+MESSAGE_KINDS: dict[str, int] = {
+    "partial_sum_24b": 24,  # an input tile's partial sums to the accumulator that adds the tiles
+    "graded_24b": 24,       # a value (fixed point) to the neurons that read it
+    "spike_count_8b": 8,    # an encoder's counts to a projection's synapses
+    "reduction_24b": 24,    # a channel's |x|, x^2 or score to the reduction neuron of its token or group
+    "broadcast_24b": 24,    # a reduction's result (threshold, 1/rms, row max) back to the channels
+}
+"""The messages ops send, with their payload bits: what the traffic and energy models count."""
+
+
 def ops(**counts: int) -> dict[str, int]:
     unknown = set(counts) - set(MICRO_OPS)
     if unknown:
@@ -166,6 +176,12 @@ def program_names(op: Op) -> tuple[str, ...]:
     raise ValueError(f"no neuron program for {op.name} (%{op.results[0].name})")
 
 
+def placement(op: Op) -> Placement:
+    """Where an op runs: on neurocores unless one of its programs needs an x86 processor."""
+    names = program_names(op)
+    return "neurocore" if all(PROGRAMS[n].placement == "neurocore" for n in names) else "embedded"
+
+
 @dataclass
 class OpResources:
     """What one op costs on the chip per token: its new neurons (ops fused into a producer's
@@ -214,8 +230,7 @@ def resources(op: Op, *, max_fan_in: int = 4096, neurons_per_core: int = 8192,
     output to accumulator neurons, as a tree (ceil(log2 tiles) levels, the latency) or a chain:
     either way from core to core."""
     names = program_names(op)
-    place: Placement = "neurocore" if all(PROGRAMS[n].placement == "neurocore" for n in names) else "embedded"
-    r = OpResources(op.results[0].name, op.name, place, names)
+    r = OpResources(op.results[0].name, op.name, placement(op), names)
     if not names:
         return r
     n_out, n_in = width(op), in_width(op)
