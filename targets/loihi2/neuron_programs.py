@@ -242,6 +242,9 @@ def resources(op: Op, *, max_fan_in: int = 4096, neurons_per_core: int = 8192,
         r.synapses = n_out * n_in
         r.messages = {"partial_sum_24b": n_out * (tiles - 1), "graded_24b": n_out}
         r.micro_ops = scaled(per["accumulator"].micro_ops, n_out)
+    elif len(names) == 1 and op.isa(Encode):  # a static threshold: no reduction, counts only
+        r.micro_ops = scaled(per["count"].micro_ops, n_out)
+        r.messages = {"spike_count_8b": n_out}
     elif op.isa(Encode, RMSNorm):
         group = op.params.group or n_out
         groups = n_out // group
