@@ -1,22 +1,27 @@
-"""`seq.fixed_gla`: gated linear attention in integers, as neurons on a neuromorphic chip hold it
-(the `fixed-gla` pass makes it from `seq.gla`; docs/ir.md).
+"""The sequence mixers in integers, as neurons on a neuromorphic chip compute them: `seq.fixed_gla`
+(made from `seq.gla` by the `fixed-gla` pass) and `seq.fixed_window_attention` (made from
+`seq.window_attention` by `fixed-attention`); docs/ir.md.
 
-Per head the state S (head_dim x head_dim) is 24-bit integers with `state_frac` fraction bits.
-q, k, v arrive as 24-bit fixed point (`q_frac`, `k_frac`, `v_frac`; x_q = clip(rint(x 2^f))),
-the gate g (log decay, <= 0) as fixed point too (`gate_frac`), whose negation (clipped to
-[0, 2^23 - 1]) is the decay code c. The
-decay is exp(-c 2^-gate_frac) with `decay_bits` fraction bits, read from three small tables (the
-code's whole part, its high and its low fraction halves; entries round(2^D exp(-j u)) for their
-units u) and multiplied together, each product rounded: no exp, no division. Per token:
+fixed_gla: per head the state S (head_dim x head_dim) is 24-bit integers with `state_frac`
+fraction bits. q, k, v arrive as 24-bit fixed point (`q_frac`, `k_frac`, `v_frac`; x_q =
+clip(rint(x 2^f))), the gate g (log decay, <= 0) as fixed point too (`gate_frac`), whose
+negation (clipped to [0, 2^23 - 1]) is the decay code c. The decay is exp(-c 2^-gate_frac) with
+`decay_bits` fraction bits, read from three small tables (the code's whole part, its high and its
+low fraction halves; entries round(2^D exp(-j u)) for their units u) and multiplied together,
+each product rounded: no exp, no division. Per token:
 
     S <- clip(rnd(decay_d S_de, D) + rnd(k_d v_e, k_frac + v_frac - state_frac))
     o_e = clip(rnd(rnd(sum_d rnd(q_d S_de, q_frac + state_frac - out_frac - 4), 4) scale_q, 16))
 
-with rnd(x, s) = floor((x + 2^(s-1)) / 2^s) (round half up; a left shift for s <= 0), clip to
-24 bits (the state's saturations are recorded as `saturated`), scale_q = rint(scale 2^16). Each
+with rnd(x, s) = floor((x + 2^(s-1)) / 2^s) (round half up; a left shift for s <= 0), clip to 24
+bits (the state's saturations are recorded as `saturated`), scale_q = rint(scale 2^16). Each
 product q_d S_de is rounded before the sum, as a neuron sends it as a graded spike for the
-dendrites to sum (4 guard bits beyond the output's fraction bits). The result is o_q 2^-out_frac as float32, exact, so a fixed-point norm with the same fraction bits
-takes the integers as they are."""
+dendrites to sum (4 guard bits beyond the output's fraction bits). The result is o_q
+2^-out_frac as float32, exact, so a fixed-point norm with the same fraction bits takes the
+integers as they are.
+
+fixed_window_attention: integer scores, softmax weights exp(s - max s) from the same tables, and
+one integer division per output, rounded half to even (see the op)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ class ProcessSpec:
     """One Lava process. `host` groups run the reference semantics of their ops (`ops`, results
     named) on the embedded processors or the host; `dense` and `lif` are Lava's built-in
     fixed-point processes on neurocores; `encoder`, `norm`, `gla` and `attention` are our
-    fixed-point spike encoder, RMSNorm, gated linear attention and window attention. `latency` is the time step, counted from the token's
-    injection, at which the process sees a token's data."""
+    fixed-point spike encoder, RMSNorm, gated linear attention and window attention. `latency`
+    is the time step, counted from the token's injection, at which the process sees a token's
+    data."""
 
     name: str
     kind: Kind

@@ -123,6 +123,15 @@ def test_missing_connection_is_named_at_lowering(tiny: Path) -> None:
         broken.validate()
 
 
+def test_fixed_point_mismatch_is_named_at_lowering(tiny: Path) -> None:
+    module = load_sbir(tiny / "module.sbir")
+    norm = next(op for op in module.ops if op.name == "nn.rmsnorm" and op.operands[0].owner.name == "seq.fixed_gla")
+    norm.params = norm.params.model_copy(update={"frac_bits": 10})
+    with pytest.raises(SbirError, match=r"seq.fixed_gla %layers_0_attn_core \(out_frac 12\) cannot feed a consumer "
+                                        r"that takes fixed:10"):
+        lower(module)
+
+
 def test_shape_mismatch_is_named_at_lowering(tiny: Path) -> None:
     graph, _ = lower(load_sbir(tiny / "module.sbir"))
     dense = next(p for p in graph.processes if p.kind == "dense")
