@@ -58,3 +58,9 @@ def test_table_lists_every_op_of_one_layer_of_each_kind(seven_b) -> None:  # typ
     assert "layers_2_" not in table and "| `%lm_head` |" in table
     per_layer = {op.results[0].name for op in seven_b.ops if op.results[0].name.startswith(("layers_0_", "layers_1_"))}
     assert all(f"`%{v}`" in table for v in per_layer)
+
+
+def test_docs_table_is_the_one_the_module_prints(seven_b) -> None:  # type: ignore[no-untyped-def]
+    docs = Path(__file__).parents[2] / "docs"
+    text = "".join(p.read_text() for p in (docs / "loihi2-dataflow.md", docs / "loihi2.md") if p.exists())
+    assert layer_table(seven_b) in text
