@@ -1,8 +1,8 @@
 """Passes: one per file, registered by name. Importing this package registers the built-ins."""
 
 from . import (  # noqa: F401  (register the built-in passes)
-    calibrate, canonicalize, cse, dce, energy, evaluate, fixed_encoders, fixed_neurons, fixed_norms, partition,
-    place, quantize, reorder_channels, schedule, select_coding, static_threshold,
+    calibrate, canonicalize, cse, dce, energy, evaluate, fixed_attention, fixed_encoders, fixed_gla, fixed_neurons,
+    fixed_norms, partition, place, quantize, reorder_channels, schedule, select_coding, static_threshold,
 )
 from .base import Pass, PassContext, option
 from .pipeline import PipelineError, format_pipeline, parse_pipeline

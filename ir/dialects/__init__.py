@@ -1,3 +1,3 @@
 """Importing this package registers every op of every dialect."""
 
-from . import io, layers, nn, neuron, seq, spike, syn  # noqa: F401
+from . import fixed_seq, io, layers, nn, neuron, seq, spike, syn  # noqa: F401

@@ -22,10 +22,11 @@ LAVA_WEIGHTS_FILE = "lava_weights.safetensors"
 @register_target
 class Loihi2Target(Target):
     name = "loihi2"
-    summary = ("Loihi 2 neurocores: fixed-point neurons, norms and encoders; partition, place, schedule on the mesh, "
-               "latency and energy per token (--system, --system-set); a Lava process graph that `sbcompile run` "
-               "runs on Lava's simulator")
-    default_pipeline = "canonicalize,cse,dce,fixed-neurons,fixed-norms,fixed-encoders,quantize,partition,place,schedule,energy"
+    summary = ("Loihi 2 neurocores: fixed-point neurons, norms, encoders, GLA and window attention; partition, place, "
+               "schedule on the mesh, latency and energy per token (--system, --system-set); a Lava process graph "
+               "that `sbcompile run` runs on Lava's simulator")
+    default_pipeline = ("canonicalize,cse,dce,fixed-neurons,fixed-norms,fixed-gla,fixed-encoders,fixed-attention,quantize,"
+                        "partition,place,schedule,energy")
     required_passes = ("quantize", "partition", "place")  # integer weights, cores, mesh positions
     options = ("system", "system_set", "hardware")
 

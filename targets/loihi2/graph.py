@@ -11,16 +11,17 @@ from typing import Any, Literal
 
 from sbcompile.ir import SbirError
 
-Kind = Literal["injector", "host", "dense", "lif", "encoder", "norm", "extractor"]
+Kind = Literal["injector", "host", "dense", "lif", "encoder", "norm", "gla", "attention", "extractor"]
 
 
 @dataclass
 class ProcessSpec:
     """One Lava process. `host` groups run the reference semantics of their ops (`ops`, results
     named) on the embedded processors or the host; `dense` and `lif` are Lava's built-in
-    fixed-point processes on neurocores; `encoder` and `norm` are our fixed-point spike encoder
-    and RMSNorm. `latency` is the time step, counted from the token's
-    injection, at which the process sees a token's data."""
+    fixed-point processes on neurocores; `encoder`, `norm`, `gla` and `attention` are our
+    fixed-point spike encoder, RMSNorm, gated linear attention and window attention. `latency`
+    is the time step, counted from the token's injection, at which the process sees a token's
+    data."""
 
     name: str
     kind: Kind

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from sbcompile.ir import Module, Op, OpDef, SbirError
+from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention, attention_fracs, input_fracs
 from sbcompile.ir.dialects.io import Input, Param
 from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
 from sbcompile.ir.dialects.neuron import IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, Threshold
@@ -30,6 +31,7 @@ from sbcompile.ir.dialects.nn import (Add, Embed, FakeQuant, LogSigmoid, Mul, Re
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
 from sbcompile.ir.dialects.spike import Decode, Encode
 from sbcompile.ir.dialects.syn import Dense, integer_parts
+from sbcompile.ir.fixed import fixed_input
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.weights import DTYPE_OF_NUMPY
 
@@ -115,6 +117,8 @@ PROCESS_RULES: dict[type[OpDef], Rule] = {
     LoihiLIF: lambda low, i, op: "lif",
     Encode: _integer("encoder"),
     RMSNorm: _integer("norm"),
+    FixedGLA: lambda low, i, op: "gla",
+    FixedWindowAttention: lambda low, i, op: "attention",
 }
 
 # Op classes with no Lava process of their own: they run their reference semantics in a host
@@ -156,7 +160,8 @@ class Lowering:
         for r in sorted(groups):
             self.add_group(r, groups[r])
         builders = {"dense": self.add_dense, "folded": self.add_dense, "lif": self.add_lif,
-                    "encoder": self.add_encoder, "norm": self.add_norm}
+                    "encoder": self.add_encoder, "norm": self.add_norm, "gla": self.add_fixed_seq,
+                    "attention": self.add_fixed_seq}
         for i, op in enumerate(m.ops):
             if self.kind[i] in builders:
                 builders[self.kind[i]](i, op)
@@ -187,7 +192,7 @@ class Lowering:
             top = max([self.rank[v.name] for v in op.operands] or [(0, 0)])
             if self.kind[i] in ("dense", "folded"):
                 r = (top[0] + 1, 0)
-            elif self.kind[i] in ("lif", "encoder", "norm"):
+            elif self.kind[i] in ("lif", "encoder", "norm", "gla", "attention"):
                 r = (top[0], top[1] + 1)
             else:
                 r = top
@@ -302,6 +307,46 @@ class Lowering:
         self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
                                      f"{name}.x_in"))
 
+    # ---- seq.fixed_gla, seq.fixed_window_attention: fixed-point sequence mixers (issue 20) ----
+
+    def add_fixed_seq(self, i: int, op: Op) -> None:
+        """q, k, v (and the GLA's gate) arrive as 24-bit fixed point with the op's fraction bits
+        (those that come steps early wait in a delay line); the output leaves as integers (q_out,
+        to a fixed-point norm or encoder) and as values (y_out)."""
+        kind = self.kind[self.producer[op.result.name]]
+        name = f"{kind}_{op.result.name}"
+        n = math.prod(self.layouts[op.result.name].shape)
+        fracs = input_fracs(op.params) if kind == "gla" else attention_fracs(op.params)
+        ports = {port: math.prod(self.layouts[v.name].shape)
+                 for port, v in zip(("q_in", "k_in", "v_in", "g_in"), op.operands)}
+        params: dict[str, Any] = {"op": op.params.model_dump(), "sinks": [],
+                                  "delays": {port: self.rank[op.result.name][0] - self.rank[v.name][0]
+                                             for port, v in zip(ports, op.operands)}}
+        for field, frac in (("sink_k", fracs[1]), ("sink_v", fracs[2])):
+            if getattr(op.params, field, None) is not None:
+                params["sinks"].append(f"{name}.{field}")
+                self.weights[f"{name}.{field}"] = fixed_input(
+                    self.module.weights.get(getattr(op.params, field)), frac).astype(np.int32)
+        self.add(ProcessSpec(name, kind, str(op.attrs.get("hw.where", "core")), [op.result.name],
+                             self.rank[op.result.name][0],
+                             in_ports={**ports, "tag": self.procs["injector"].out_ports["out_port"]},
+                             out_ports={"q_out": n, "y_out": n}, params=params))
+        self.conns.append(Connection("injector.out_port", f"{name}.tag"))
+        for port, v, frac in zip(ports, op.operands, fracs):
+            self.conns.append(Connection(self.endpoint(v.name, f"fixed:{frac}"), f"{name}.{port}"))
+
+    def fixed_seq_endpoint(self, value: str, encoding: str) -> str:
+        op = self.module.ops[self.producer[value]]
+        name = f"{self.kind[self.producer[value]]}_{value}"
+        if encoding == "packed":
+            return f"{name}.y_out"
+        if encoding == f"fixed:{op.params.out_frac}":
+            return f"{name}.q_out"
+        raise SbirError(f"loihi2 lowering: {op.name} %{value} (out_frac {op.params.out_frac}) cannot feed a "
+                        f"consumer that takes {encoding}; give the consumer the same fraction bits", op.where())
+
+    # ---- end of the fixed-point sequence mixers ----
+
     def endpoint(self, value: str, encoding: str) -> str:
         """The out port that sends `value` as `encoding` (packed: the whole value; counts: spike
         counts for a Dense; floor: an integer current for a LIF; fixed:F: 24-bit fixed point with F
@@ -311,6 +356,8 @@ class Lowering:
             return f"lif_{value}.s_out"
         if kind == "encoder":
             return f"enc_{value}.{'s_out' if encoding == 'counts' else 'packed_out'}"
+        if kind in ("gla", "attention"):
+            return self.fixed_seq_endpoint(value, encoding)
         if kind == "norm":
             op = self.module.ops[self.producer[value]]
             if encoding == "packed":

@@ -28,6 +28,7 @@ from sbcompile.ir.activity import SpikeStats, total
 from .graph import ProcessGraph, ProcessSpec
 from .processes.clock import read_stats
 from .processes.encoder import PySpikeEncoderFixed, SpikeEncoder
+from .processes.fixed_seq import FixedAttentionProcess, FixedGLAProcess, PyFixedAttentionModel, PyFixedGLAModel
 from .processes.host import SHARED, HostGroup, Shared, model_for
 from .processes.payload import unpack
 from .processes.norm import FixedNorm, PyFixedNormModel
@@ -91,6 +92,10 @@ class LavaSession:
         if spec.kind == "norm":
             codes = None if p["weights"] is None else weights[p["weights"]]
             return FixedNorm(spec=vars(spec), weight_codes=codes), PyFixedNormModel
+        if spec.kind == "gla":
+            return FixedGLAProcess(spec=vars(spec)), PyFixedGLAModel
+        if spec.kind == "attention":
+            return FixedAttentionProcess(spec=vars(spec), sinks=[weights[w] for w in p["sinks"]]), PyFixedAttentionModel
         return HostGroup(spec=vars(spec), module_key=key), model_for(vars(spec))
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
-"""The loihi2 target on Lava: the tiny model's logits and a plain LIF network's spikes equal the
-reference interpreter's bit for bit on Lava's fixed-point simulator; the process graph is
+"""The loihi2 target on Lava: the tiny model's logits (its norms, encoders, GLA and window
+attention in fixed point)
+and a plain LIF network's spikes equal the reference interpreter's bit for bit on Lava's
+fixed-point simulator; the process graph is
 checked at lowering, the artifact is deterministic, and missing pieces are named."""
 
 from __future__ import annotations
@@ -75,6 +77,13 @@ def test_tiny_graph_maps_projections_to_dense_cores(tiny: Path) -> None:
     assert all(p.params["encode"]["frac_bits"] is not None for p in encoders)
     norms = [p for p in graph.processes if p.kind == "norm"]
     assert {p.ops[0] for p in norms} == {op.result.name for op in module.ops if op.name == "nn.rmsnorm"}
+    glas = [p for p in graph.processes if p.kind == "gla"]  # the GLA state in fixed point, not on the host
+    assert {p.ops[0] for p in glas} == {op.result.name for op in module.ops if op.name == "seq.fixed_gla"} != set()
+    assert not any(op.name == "seq.gla" for op in module.ops)
+    assert all(p.params["delays"]["g_in"] == 0 and p.params["delays"]["q_in"] == 1 for p in glas)
+    attention = [p for p in graph.processes if p.kind == "attention"]
+    assert [p.ops[0] for p in attention] == [op.result.name for op in module.ops if op.name == "seq.fixed_window_attention"]
+    assert len(attention) == 2 and not any(op.name == "seq.window_attention" for op in module.ops)
     report = json.loads((tiny / "report.json").read_text())
     assert report["lava"]["processes"] == len(graph.processes) and report["lava"]["latency_steps"] == graph.output_latency
 
@@ -112,6 +121,15 @@ def test_missing_connection_is_named_at_lowering(tiny: Path) -> None:
     broken = dataclasses.replace(graph, connections=[c for c in graph.connections if c.dst != f"{dense.name}.s_in"])
     with pytest.raises(SbirError, match=rf"%{dense.ops[0]} \(process {dense.name}\): input port 's_in' has no connection"):
         broken.validate()
+
+
+def test_fixed_point_mismatch_is_named_at_lowering(tiny: Path) -> None:
+    module = load_sbir(tiny / "module.sbir")
+    norm = next(op for op in module.ops if op.name == "nn.rmsnorm" and op.operands[0].owner.name == "seq.fixed_gla")
+    norm.params = norm.params.model_copy(update={"frac_bits": 10})
+    with pytest.raises(SbirError, match=r"seq.fixed_gla %layers_0_attn_core \(out_frac \d+\) cannot feed a consumer "
+                                        r"that takes fixed:10"):
+        lower(module)
 
 
 def test_shape_mismatch_is_named_at_lowering(tiny: Path) -> None:
