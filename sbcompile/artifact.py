@@ -77,7 +77,7 @@ def _cell(v: object) -> str:
 def report_markdown(report: dict) -> str:
     """The report for a person: the headline numbers, then each section as a table."""
     lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
-    for key in ("target", "pipeline", "params", "spiking", "k"):
+    for key in ("target", "pipeline", "params", "spiking", "k", "layout", "codes_outside_int8"):
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
     lines.append("")
