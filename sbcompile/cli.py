@@ -14,6 +14,7 @@ from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
 from sbcompile.plugins import load_plugin_module
 from sbcompile.progress import progress_bar
+from sbcompile.tokenizer import carry_tokenizer
 
 EXAMPLES = """\
 examples:
@@ -222,6 +223,7 @@ def compile_main(args: argparse.Namespace) -> int:
             target.emit(module, out, ctx.report)
         elif emit == "nir":
             write_nir(module, out / "module.nir")
+        carry_tokenizer(module, Path(args.input), out)
         pictures = draw_pictures(args, module, ctx, out)
         timings["emit"] = time.perf_counter() - t1
         write_report(build_report(module, target.name, format_pipeline(passes), timings,

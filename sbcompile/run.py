@@ -13,13 +13,15 @@ import numpy as np
 
 from sbcompile.artifact import MODULE_FILE, REPORT_JSON
 from sbcompile.ir import Module, SbirError, verify
+from sbcompile.tokenizer import text_codec
 
 EXAMPLES = """\
 examples:
   sbcompile run out/ --text "def main(" --generate 40
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
   sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
-A tokens file holds whitespace-separated integers. --text needs a byte-level model (vocab 256).
+A tokens file holds whitespace-separated integers. --text needs a tokenizer: the checkpoint's own
+(carried into the artifact as tokenizer.json) or a byte-level model's (vocab 256).
 """
 
 
@@ -28,7 +30,7 @@ def run_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     ap.add_argument("artifact", type=Path, help="an output directory written by `sbcompile ... -o OUT`")
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", help="prompt text (byte-level models)")
+    src.add_argument("--text", help="prompt text (encoded with the model's tokenizer)")
     src.add_argument("--tokens", type=Path, metavar="FILE", help="prompt as whitespace-separated token ids")
     src.add_argument("--inputs", type=Path, metavar="FILE.npy", help="the input of a non-token module (a spiking "
                      "network, e.g. from NIR): an array [time, ...] matching its one input")
@@ -58,9 +60,10 @@ def load_artifact(directory: Path) -> tuple[Module, str]:
 
 def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
     if args.text is not None:
-        if module.attrs.get("tokenizer") != "bytes":
-            raise SbirError(f"module @{module.name} has no byte-level tokenizer; give --tokens FILE")
-        return np.frombuffer(args.text.encode("utf-8"), np.uint8).astype(np.int32)
+        codec = text_codec(args.artifact, module)
+        if codec is None:
+            raise SbirError(f"module @{module.name} has no tokenizer; give --tokens FILE")
+        return codec.encode(args.text)
     try:
         ids = [int(t) for t in args.tokens.read_text().split()]
     except (OSError, ValueError) as e:
@@ -99,10 +102,8 @@ def run_main(argv: list[str]) -> int:
     if args.save_logits:
         np.save(args.save_logits, np.concatenate(logits).astype(np.float32))
     if generated:
-        if module.attrs.get("tokenizer") == "bytes":
-            sys.stdout.write(bytes(generated).decode("utf-8", errors="replace") + "\n")
-        else:
-            sys.stdout.write(" ".join(map(str, generated)) + "\n")
+        codec = text_codec(args.artifact, module)
+        sys.stdout.write((codec.decode(generated) if codec else " ".join(map(str, generated))) + "\n")
     rate = f", decode {len(generated) / t_decode:.1f} tok/s" if generated else ""
     print(f"sbcompile run: {getattr(session, 'summary', target_name)}: prefill {len(tokens)} tokens in {t_prefill:.3f} s{rate}",
           file=sys.stderr)
