@@ -9,7 +9,7 @@ import numpy as np
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Module, Op, SbirError, WeightStore
-from sbcompile.ir.dialects.syn import Dense
+from sbcompile.ir.dialects.syn import Dense, residual_codes
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
@@ -171,10 +171,18 @@ class Quantize(Pass):
 
     def adopt_stored(self, module: Module, op: Op) -> dict:
         """Stored scales stay; their codes outside int8 stay exact (`residual`) or are clipped
-        (`clamp`, which changes what the checkpoint computes: the report counts them)."""
+        (`clamp`, which changes what the checkpoint computes: the report counts them and gives the
+        relative change of the effective weight, `clamp_error`)."""
         facts = {k[len("quant."):]: v for k, v in op.attrs.items() if k.startswith("quant.")}
         if self.overflow == "clamp" and op.params.residual is not None:
             residual = op.params.residual
+            if not module.weights.entry(op.params.weight).fake:
+                codes = np.asarray(module.weights.get(op.params.weight), np.float64)
+                excess = residual_codes(module.weights.get(residual), codes.shape).astype(np.float64)
+                per_weight = np.repeat(np.asarray(module.weights.get(op.params.scale), np.float64), op.params.group or
+                                       codes.shape[1], axis=1)[:, : codes.shape[1]]
+                change = np.linalg.norm(excess * per_weight) / max(np.linalg.norm((codes + excess) * per_weight), 1e-30)
+                facts["clamp_error"] = op.attrs["quant.clamp_error"] = float(f"{change:.6g}")
             op.params = op.params.model_copy(update={"residual": None})
             if not any(o.params.model_dump().get("residual") == residual for o in module.ops):
                 module.weights.remove(residual)

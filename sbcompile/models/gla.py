@@ -87,8 +87,9 @@ class GatedLinearAttention(nn.Module):
     """The 7B's GLA layer. q = relu(W_q x + b), k = relu(W_k x + b), v = W_v x + b,
     g = logsigmoid(W_g2 W_g1 x + b) / normalizer (low rank) or logsigmoid(W_g x + b) / normalizer
     (full rank), then the recurrence, per-head RMSNorm, and W_o (no bias, no output gate).
-    `gate_inner` makes W_g2, whose input is the rank-r intermediate: as the release, which merges
-    the gate to full rank and spike-codes only x, by default none spike-codes it."""
+    `gate_inner` makes W_g2, whose input is the rank-r intermediate: the model passes one without
+    a spike encoder, as the release merges the gate to full rank (W_g2 W_g1) and spike-codes
+    only x."""
 
     def __init__(self, hidden: int, heads: int, kv_heads: int, *, gate_rank: int | None, normalizer: float,
                  eps: float, linear: "type[nn.Linear] | object", gate_inner: "object | None" = None) -> None:
