@@ -63,7 +63,10 @@ def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
         codec = text_codec(args.artifact, module)
         if codec is None:
             raise SbirError(f"module @{module.name} has no tokenizer; give --tokens FILE")
-        return codec.encode(args.text)
+        ids = codec.encode(args.text)
+        if not len(ids):
+            raise SbirError("--text encodes to no tokens")
+        return ids
     try:
         ids = [int(t) for t in args.tokens.read_text().split()]
     except (OSError, ValueError) as e:
