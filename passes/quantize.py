@@ -102,9 +102,9 @@ class Quantize(Pass):
     range for resolution: codes beyond +-(2^(bits-1) - 1) then follow `overflow`). `clamp` clips
     them; `residual` clips them and keeps the difference as sparse outlier codes, so the result
     stays exact. Projections whose scales came with the checkpoint (W8ASpike; the frontend made
-    their codes, quant.scales = stored) keep those scales whatever the input, and their codes
-    outside int8 follow `overflow` too. Scale formats (float32, or powers of two within an exponent range) and the code
-    width default to the target's machine description.
+    their codes, quant.scales = stored) keep those scales whatever their input, and their codes
+    outside int8 follow `overflow` too. Scale formats (float32, or powers of two within an
+    exponent range) and the code width default to the target's machine description.
 
     Requires: syn.dense ops with float weights. Guarantees: every selected syn.dense has integer
     codes and a `scale`; each records `quant.*` annotations (bits, group, overflow count, relative
@@ -129,8 +129,9 @@ class Quantize(Pass):
             if not op.isa(Dense):
                 continue
             if op.attrs.get("quant.scales") == STORED and op.result.name not in section["ops"]:
+                clipped = op.params.residual is not None and self.overflow == "clamp"
                 section["ops"][op.result.name] = self.adopt_stored(module, op)
-                changed = True
+                changed = changed or clipped
                 continue
             if op.params.scale is not None:
                 continue
