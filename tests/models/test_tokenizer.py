@@ -96,3 +96,32 @@ def test_no_tokenizer_means_tokens_only(checkpoint: Path, tmp_path: Path, capsys
     assert main([str(checkpoint), "-o", str(tmp_path / "out")]) == 0
     assert main(["run", str(tmp_path / "out"), "--text", "x"]) == 1
     assert "has no tokenizer; give --tokens FILE" in capsys.readouterr().err
+
+
+def test_gpt2_style_files_and_bad_tokenizers(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sbcompile.ir import SbirError
+    from sbcompile.tokenizer import find_tokenizer
+
+    gpt2 = Tokenizer(models.BPE())
+    gpt2.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    gpt2.decoder = decoders.ByteLevel()
+    gpt2.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=280, show_progress=False,
+                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    folder = tmp_path / "gpt2"
+    folder.mkdir()
+    gpt2.model.save(str(folder))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "GPT2Tokenizer"}))
+    assert find_tokenizer(folder).encode(PROMPT).ids == gpt2.encode(PROMPT).ids
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer"}))
+    with pytest.raises(SbirError, match="tokenizer_class 'LlamaTokenizer' is not supported"):
+        find_tokenizer(folder)
+    big = tmp_path / "big"
+    big.mkdir()
+    for f in checkpoint.iterdir():
+        (big / f.name).symlink_to(f)
+    trained = trained_tokenizer()
+    trained.add_tokens([f"<extra_{i}>" for i in range(20)])  # 311 tokens for a vocabulary of 300
+    trained.save(str(big / TOKENIZER_FILE))
+    assert main([str(big), "-o", str(tmp_path / "out")]) == 1
+    assert "the tokenizer has 311 tokens, more than the model's vocab_size 300" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
