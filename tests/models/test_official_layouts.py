@@ -95,6 +95,12 @@ def test_layout_comes_from_the_tensors(checkpoints: dict) -> None:
     assert (w8.gate_low_rank_dim, w8.quant_weight_group_size) == (None, 128)
 
 
+def test_layout_of_a_bare_state_dict(checkpoints: dict, tmp_path: Path) -> None:
+    torch.save(checkpoints["w8aspike"][2], tmp_path / "w8.pt")
+    cfg, _ = read_checkpoint(tmp_path / "w8.pt")  # no config at all: shapes say everything
+    assert (cfg.gate_low_rank_dim, cfg.quant_weight_group_size, cfg.swa_layers()) == (None, 128, [1, 3])
+
+
 def test_spiking_inside_the_low_rank_gate_is_an_option(checkpoints: dict) -> None:
     """The former default spike-codes the rank-r intermediate too: further from the release."""
     from sbcompile.models import SpikeOptions
