@@ -30,6 +30,7 @@ from sbcompile.passes import Pass, PassContext
 from sbcompile.pass_manager import Instrument, PassManager, TimePasses, Verify
 from sbcompile.progress import Progress
 from sbcompile.sampling import Sampler
+from sbcompile.tokenizer import TextCodec, save_tokenizer, text_codec
 
 CALIB_SAMPLE = "calib.txt"  # a checkpoint directory that ships this file is calibrated on it by default
 
@@ -58,8 +59,10 @@ class Artifact:
     """A compiled module with its report and target; `save` writes it, `run` executes it."""
 
     def __init__(self, module: Module, report: dict, target: str, *, context: PassContext | None = None,
-                 target_options: dict | None = None, directory: Path | None = None) -> None:
+                 target_options: dict | None = None, directory: Path | None = None,
+                 codec: TextCodec | None = None) -> None:
         self.module = module
+        self.codec = codec  # text <-> token ids: the checkpoint's tokenizer, bytes, or None
         self.report = report
         self.target = target
         self.context = context  # the pipeline's results (placement, traffic) while in memory
@@ -90,6 +93,7 @@ class Artifact:
         sections = {k: v for k, v in self.report.items() if k not in REPORT_HEAD and k != "timings"}
         with atomic_directory(out) as tmp:
             write_module(self.module, tmp)
+            save_tokenizer(self.codec, tmp)
             if emit == "artifact":
                 TARGETS[self.target](**self.target_options).emit(self.module, tmp, sections)
             elif emit == "nir":
@@ -126,8 +130,8 @@ class Artifact:
                 res.stats = reference_activity(self.module, np.asarray(inputs), name)
             res.stats["steps"] = len(inputs)
             return res
-        prompt = encode_prompt(self.module, text, tokens)
-        return run_tokens(session, name, self.module, prompt, generate, Sampler(temperature, top_k, seed),
+        prompt = encode_prompt(self.module, self.codec, text, tokens)
+        return run_tokens(session, name, self.codec, prompt, generate, Sampler(temperature, top_k, seed),
                           stop, progress or (lambda what, fraction: None))
 
     def open(self, target: str | None = None, hardware: bool = False) -> Any:
@@ -151,7 +155,7 @@ class Artifact:
         return cls(hardware=hardware).open(directory, self.module)
 
 
-REPORT_HEAD = ("module", "target", "pipeline", "kind", "spiking", "k", "params", "ops")
+REPORT_HEAD = ("module", "target", "pipeline", "kind", "spiking", "k", "layout", "codes_outside_int8", "params", "ops")
 
 
 def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str] | None = None,
@@ -207,7 +211,8 @@ def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str]
     layers = layer_table(module, ctx.report, ctx.results)
     report = build_report(module, tgt.name, format_pipeline(pipeline), timings,
                           {**sections, **ctx.report, **({"layers": layers} if layers else {})})
-    return Artifact(module, report, tgt.name, context=ctx, target_options=target_options)
+    return Artifact(module, report, tgt.name, context=ctx, target_options=target_options,
+                    codec=text_codec(source_folder(source), module))
 
 
 def load(directory: str | Path) -> Artifact:
@@ -225,7 +230,15 @@ def load(directory: str | Path) -> Artifact:
             report = json.loads((directory / REPORT_JSON).read_text())
         except json.JSONDecodeError as e:
             raise SbirError(f"{directory / REPORT_JSON}: not valid JSON ({e})") from None
-    return Artifact(module, report, report.get("target", "ref"), directory=directory)
+    return Artifact(module, report, report.get("target", "ref"), directory=directory,
+                    codec=text_codec(directory, module))
+
+
+def source_folder(source: Any) -> Path:
+    """Where a compiled source's tokenizer lies: the checkpoint directory, or the folder of a file."""
+    if isinstance(source, (str, Path)) and Path(source).exists():
+        return Path(source) if Path(source).is_dir() else Path(source).parent
+    return Path(".")
 
 
 def compile_options(options: dict[str, Any]) -> CompileOptions:
@@ -345,7 +358,7 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "target": target,
         "pipeline": pipeline,
         "kind": "language model" if "vocab" in module.attrs else "spiking network",
-        **{k: module.attrs[k] for k in ("spiking", "k") if k in module.attrs},
+        **{k: module.attrs[k] for k in ("spiking", "k", "layout", "codes_outside_int8") if k in module.attrs},
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,

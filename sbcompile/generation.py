@@ -13,6 +13,7 @@ import numpy as np
 from sbcompile.ir import Module, SbirError
 from sbcompile.progress import Progress
 from sbcompile.sampling import Sampler
+from sbcompile.tokenizer import TextCodec
 
 
 @dataclass
@@ -32,14 +33,17 @@ class RunResult:
     session: str = ""  # what ran it (the session's summary)
 
 
-def encode_prompt(module: Module, text: str | None, tokens: Sequence[int] | np.ndarray | None) -> np.ndarray:
-    """The prompt as token ids: `text` as UTF-8 bytes (byte-level models), or `tokens`."""
+def encode_prompt(module: Module, codec: TextCodec | None, text: str | None,
+                  tokens: Sequence[int] | np.ndarray | None) -> np.ndarray:
+    """The prompt as token ids: `text` through the model's tokenizer (`codec`), or `tokens`."""
     if (text is None) == (tokens is None):
         raise SbirError("give the prompt as text or as tokens (one of them)")
     if text is not None:
-        if module.attrs.get("tokenizer") != "bytes":
-            raise SbirError(f"module @{module.name} has no byte-level tokenizer; give token ids")
-        ids = np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32)
+        if codec is None:
+            raise SbirError(f"module @{module.name} has no tokenizer; give --tokens FILE (token ids)")
+        ids = np.asarray(codec.encode(text), np.int32)
+        if ids.size == 0:
+            raise SbirError("--text encodes to no tokens")
     else:
         ids = np.asarray(tokens).astype(np.int32).reshape(-1)
     if ids.size == 0:
@@ -50,24 +54,22 @@ def encode_prompt(module: Module, text: str | None, tokens: Sequence[int] | np.n
     return ids
 
 
-def decode_tokens(module: Module, ids: Sequence[int]) -> str | None:
-    """Text of byte-level token ids (invalid UTF-8 replaced); None for other tokenizers."""
-    if module.attrs.get("tokenizer") != "bytes":
-        return None
-    return bytes(int(i) for i in ids).decode("utf-8", errors="replace")
+def decode_tokens(codec: TextCodec | None, ids: Sequence[int]) -> str | None:
+    """Text of token ids through the model's tokenizer; None for a model without one."""
+    return None if codec is None else codec.decode([int(i) for i in ids])
 
 
-def stop_reached(module: Module, generated: list[int], stop: str | None) -> bool:
-    """Whether the generated tokens end with `stop` (text for byte-level models, else token ids)."""
+def stop_reached(codec: TextCodec | None, generated: list[int], stop: str | None) -> bool:
+    """Whether the generated tokens end with `stop` (text for a model with a tokenizer, else token ids)."""
     if not stop:
         return False
-    if module.attrs.get("tokenizer") == "bytes":
-        return bytes(generated).endswith(stop.encode("utf-8"))
+    if codec is not None:
+        return codec.decode(generated).endswith(stop)
     ids = [int(t) for t in stop.split()]
     return len(generated) >= len(ids) and generated[-len(ids):] == ids
 
 
-def run_tokens(session: Any, name: str, module: Module, prompt: np.ndarray, generate: int, sampler: Sampler,
+def run_tokens(session: Any, name: str, codec: TextCodec | None, prompt: np.ndarray, generate: int, sampler: Sampler,
                stop: str | None, progress: Progress) -> RunResult:
     """Prefill, then generate up to `generate` tokens; `progress(what, fraction)` after each call."""
     steps = 1 + max(generate - 1, 0)
@@ -80,12 +82,12 @@ def run_tokens(session: Any, name: str, module: Module, prompt: np.ndarray, gene
     for i in range(generate):
         generated.append(sampler(logits[-1][-1]))
         progress(f"generated {i + 1} of {generate}", (i + 1) / steps)
-        if i + 1 == generate or stop_reached(module, generated, stop):
+        if i + 1 == generate or stop_reached(codec, generated, stop):
             break  # the last token's own logits are not needed
         logits.append(np.asarray(session(np.array(generated[-1:], np.int32))))
     t_decode = time.perf_counter() - t1
-    text = decode_tokens(module, generated)
-    if text is not None and stop and stop_reached(module, generated, stop):
+    text = decode_tokens(codec, generated)
+    if text is not None and stop and stop_reached(codec, generated, stop):
         text = text[: len(text) - len(stop)] if text.endswith(stop) else text
     return RunResult(np.concatenate(logits).astype(np.float32), np.array(generated, np.int32), text,
                      session.activity(), prompt=prompt,

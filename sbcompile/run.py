@@ -8,7 +8,7 @@ import argparse
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -21,7 +21,8 @@ examples:
   sbcompile run out/ --text "def main(" --generate 80 --temperature 0.8 --top-k 20 --seed 1 --stop $'\\n\\n'
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
   sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
-A tokens file holds whitespace-separated integers. --text needs a byte-level model (vocab 256).
+A tokens file holds whitespace-separated integers. --text needs a tokenizer: the checkpoint's own
+(carried into the artifact as tokenizer.json) or a byte-level model's (vocab 256).
 """
 
 
@@ -30,7 +31,7 @@ def run_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     ap.add_argument("artifact", type=Path, help="an output directory written by `sbcompile ... -o OUT`")
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", help="prompt text (byte-level models)")
+    src.add_argument("--text", help="prompt text (encoded with the model's tokenizer)")
     src.add_argument("--tokens", type=Path, metavar="FILE", help="prompt as whitespace-separated token ids")
     src.add_argument("--inputs", type=Path, metavar="FILE.npy", help="the input of a non-token module (a spiking "
                      "network, e.g. from NIR): an array [time, ...] matching its one input")
@@ -54,18 +55,18 @@ def load_artifact(directory: Path) -> tuple[Module, str]:
     return art.module, art.target
 
 
-def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
+def prompt_tokens(args: argparse.Namespace, art: Any) -> np.ndarray:
     from sbcompile.generation import encode_prompt
 
     if args.text is not None:
-        return encode_prompt(module, args.text, None)
+        return encode_prompt(art.module, art.codec, args.text, None)
     try:
         ids = [int(t) for t in args.tokens.read_text().split()]
     except (OSError, ValueError) as e:
         raise SbirError(f"{args.tokens}: cannot read token ids ({e})") from None
     if not ids:
         raise SbirError(f"{args.tokens}: no token ids in the file")
-    return encode_prompt(module, None, ids)
+    return encode_prompt(art.module, art.codec, None, ids)
 
 
 def run_main(argv: list[str]) -> int:
@@ -76,13 +77,13 @@ def run_main(argv: list[str]) -> int:
     session = art.open(args.target, args.hardware)
     if args.inputs is not None:
         return run_inputs(args, art, session)
-    tokens = prompt_tokens(args, art.module)
+    tokens = prompt_tokens(args, art)
     with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
         res = art.run(tokens=tokens, generate=args.generate, target=args.target, progress=progress,
                       session=session, **sampling_options(args))
     if args.save_logits:
         np.save(args.save_logits, res.logits)
-    sys.stdout.write(generated_output(args, art.module, res) if args.generate else next_token_summary(art.module, res))
+    sys.stdout.write(generated_output(args, art.codec, res) if args.generate else next_token_summary(art.codec, res))
     rate = f", decode {len(res.tokens) / res.seconds['decode']:.1f} tok/s" if len(res.tokens) else ""
     print(f"sbcompile run: {res.session}: prefill {len(tokens)} tokens in {res.seconds['prefill']:.3f} s{rate}",
           file=sys.stderr)
@@ -160,17 +161,17 @@ def sampling_options(args: argparse.Namespace) -> dict:
     return {"temperature": args.temperature, "top_k": args.top_k, "seed": args.seed, "stop": args.stop}
 
 
-def generated_output(args: argparse.Namespace, module: Module, res) -> str:
-    """The prompt (unless --no-echo) and what was generated; token ids for non-byte models."""
+def generated_output(args: argparse.Namespace, codec: Any, res) -> str:
+    """The prompt (unless --no-echo) and what was generated; token ids for a model without a tokenizer."""
     from sbcompile.generation import decode_tokens
 
     if res.text is not None:
-        return ("" if args.no_echo else decode_tokens(module, res.prompt)) + res.text + "\n"
+        return ("" if args.no_echo else decode_tokens(codec, res.prompt)) + res.text + "\n"
     prompt = "" if args.no_echo else " ".join(map(str, res.prompt.tolist())) + " | "
     return prompt + " ".join(map(str, res.tokens.tolist())) + "\n"
 
 
-def next_token_summary(module: Module, res, top: int = 5) -> str:
+def next_token_summary(codec: Any, res, top: int = 5) -> str:
     """Without --generate: the likeliest next tokens after the prompt, with probabilities."""
     from sbcompile.generation import decode_tokens
 
@@ -180,7 +181,7 @@ def next_token_summary(module: Module, res, top: int = 5) -> str:
     best = np.argsort(-p, kind="stable")[:top]
 
     def show(i: int) -> str:
-        text = decode_tokens(module, [i])
+        text = decode_tokens(codec, [i])
         return repr(text) if text is not None else str(i)
 
     ranked = ", ".join(f"{show(int(i))} {p[i]:.3f}" for i in best)

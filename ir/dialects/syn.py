@@ -86,8 +86,8 @@ class Dense(OpDef):
                     y = x.counts.astype(np.float32) @ w.T
                     if x.scale is not None:
                         y = y * x.scale
-            else:
-                y = x.astype(np.float32) @ w.T
+            else:  # accumulated in float64: the same float32 result however many tokens come at once
+                y = (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.float32)
         return [add_bias(p, y, ctx.weight)]
 
     @staticmethod

@@ -60,6 +60,11 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
             config, tensors = read_checkpoint(path, options.config, options.trust_pickle)
         except CheckpointError as e:
             raise SbirError(str(e)) from None
-        return trace_spikingbrain(config, spikes, tensors, path.stem if path.is_file() else path.resolve().name)
+        module = trace_spikingbrain(config, spikes, tensors, path.stem if path.is_file() else path.resolve().name)
+        if path.is_dir():
+            from sbcompile.tokenizer import attach_tokenizer
+
+            attach_tokenizer(module, path, config.vocab_size)
+        return module
     raise SbirError(f"{source}: unsupported input (expected a .sbir file, an output directory, a checkpoint "
                     f"directory, a .pt or .pt2 file, or a preset)")

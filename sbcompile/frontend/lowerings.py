@@ -3,9 +3,13 @@ projection and a mixture of experts)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import nn
 
+from sbcompile.passes.quantize import stored_scale_codes
 from sbcompile.ir import Value
+from sbcompile.ir.dialects.syn import Dense
 from sbcompile.models.gla import GLACore
 from sbcompile.models.linear import SpikingLinear
 from sbcompile.models.mlp import MoEFeedForward, SwiGLU
@@ -40,11 +44,17 @@ def vector_quant(tc: TraceContext, m: VectorQuant, args: list[Value], path: str)
 
 def linear(tc: TraceContext, m: nn.Linear, args: list[Value], path: str) -> Value:
     """A projection; with an encoder, its input is spike-coded first. Weight fake-quantization is
-    not traced: the `quantize` pass does it in the IR, where it is visible."""
+    not traced: the `quantize` pass does it in the IR, where it is visible. Stored weight scales
+    (W8ASpike) are the checkpoint's own: its codes and scales go into the IR here."""
     x = args[0]
     enc = getattr(m, "encoder", None)
     if enc is not None:
         x = tc.op("spike.encode", [x], "spikes", k=float(enc.k), vth_min=VTH_MIN, vth_max=VTH_MAX)
+    if isinstance(m, SpikingLinear) and m.stored_scales:
+        updates, facts = stored_scale_codes(tc.module.weights, tc.weight(f"{path}.weight"),
+                                            tc.weight(f"{path}.weight_quantizer.scales"))
+        return tc.op(Dense.name, [x], bias=tc.weight(f"{path}.bias") if m.bias is not None else None,
+                     out_features=m.out_features, attrs={f"quant.{k}": v for k, v in facts.items()}, **updates)
     return tc.op("syn.dense", [x], weight=tc.weight(f"{path}.weight"),
                  bias=tc.weight(f"{path}.bias") if m.bias is not None else None, out_features=m.out_features)
 
@@ -65,7 +75,7 @@ def window_core(tc: TraceContext, m: WindowAttentionCore, args: list[Value], pat
 
 
 def swiglu(tc: TraceContext, m: SwiGLU, x: Value, path: str) -> Value:
-    sub = TraceContext(tc.builder, tc.root, tc.strip_prefix, tc.add_weight, tc.loc, tc.base)
+    sub = replace(tc)
     gate = _sub(sub, f"{path}.gate_proj", linear, m.gate_proj, x)
     up = _sub(sub, f"{path}.up_proj", linear, m.up_proj, x)
     h = sub.op("nn.mul", [sub.op("nn.silu", [gate]), up])

@@ -10,6 +10,7 @@ import torch
 
 from sbcompile.ir import Module, SbirError, Type, tensor
 from sbcompile.models import LEAF_MODULES, SpikeOptions, SpikingBrainConfig, build_model
+from sbcompile.models.layouts import layout_name, tied_names
 from sbcompile.models.loading import TensorSource
 
 from .lowerings import LOWERINGS
@@ -37,11 +38,16 @@ def trace_spikingbrain(config: SpikingBrainConfig, spikes: SpikeOptions, tensors
              "layers": config.num_hidden_layers, "spiking": spikes.enabled}
     if spikes.enabled:
         attrs["k"] = spikes.k
+    if tensors is not None:
+        attrs["layout"] = layout_name(config)
     if config.vocab_size == 256:
         attrs["tokenizer"] = "bytes"
-    return trace_module(model, name=re.sub(r"[^A-Za-z0-9_.$-]", "_", name), inputs={"input_ids": tensor(["seq"], "i32")},
-                        leaves=LEAF_MODULES, lowerings=LOWERINGS, add_weight=add_weight, strip_prefix="model.",
-                        concrete_args={"state": None}, attrs=attrs)
+    module = trace_module(model, name=re.sub(r"[^A-Za-z0-9_.$-]", "_", name), inputs={"input_ids": tensor(["seq"], "i32")},
+                          leaves=LEAF_MODULES, lowerings=LOWERINGS, add_weight=add_weight, strip_prefix="model.",
+                          concrete_args={"state": None}, attrs=attrs, aliases=tied_names(config))
+    if config.quant_weight_group_size and tensors is not None:
+        module.attrs["codes_outside_int8"] = sum(int(op.attrs.get("quant.overflow", 0)) for op in module.ops)
+    return module
 
 
 def trace_torch(model: torch.nn.Module, inputs: dict[str, Type], name: str = "module") -> Module:

@@ -57,18 +57,23 @@ class TraceContext:
     add_weight: Callable[[Module, str, torch.Tensor], None]
     loc: Location | None = None
     base: str = ""
+    aliases: dict[str, str] = field(default_factory=dict)  # tied parameters: name -> the name stored
 
     @property
     def module(self) -> Module:
         return self.builder.module
 
     def weight(self, path: str) -> str:
-        """Register the parameter at `path` (its official name) and return that name."""
+        """Register the parameter (or buffer) at `path` (its official name) and return that name."""
+        path = self.aliases.get(path, path)
         if path not in self.module.weights:
             try:
                 tensor = self.root.get_parameter(path)
             except AttributeError:
-                raise SbirError(f"parameter '{path}' not found in the model") from None
+                try:
+                    tensor = self.root.get_buffer(path)
+                except AttributeError:
+                    raise SbirError(f"parameter '{path}' not found in the model") from None
             self.add_weight(self.module, path, tensor)
         return path
 
@@ -118,8 +123,9 @@ class Unsupported:
 def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], leaves: tuple[type, ...],
                  lowerings: dict[type, Lowering], add_weight: Callable[[Module, str, torch.Tensor], None],
                  strip_prefix: str = "", concrete_args: dict[str, Any] | None = None,
-                 attrs: dict[str, Any] | None = None) -> Module:
-    """Trace `model.forward` and lower it. `inputs` maps forward's tensor arguments to their IR types."""
+                 attrs: dict[str, Any] | None = None, aliases: dict[str, str] | None = None) -> Module:
+    """Trace `model.forward` and lower it. `inputs` maps forward's tensor arguments to their IR
+    types; `aliases` names tied parameters by the one name their tensor is stored under."""
     tracer = LeafTracer(leaves)
     try:
         graph = tracer.trace(model, concrete_args=concrete_args)
@@ -134,7 +140,8 @@ def trace_module(model: torch.nn.Module, *, name: str, inputs: dict[str, Any], l
         if any(a in bad.nodes for a in node.all_input_nodes):
             bad.nodes.add(node)  # downstream of an unsupported op: report only the cause
             continue
-        ctx = TraceContext(b, model, strip_prefix, add_weight, source_location(node), value_base(node, strip_prefix))
+        ctx = TraceContext(b, model, strip_prefix, add_weight, source_location(node), value_base(node, strip_prefix),
+                           dict(aliases or {}))
         if node.op == "placeholder":
             if str(node.target).rstrip("_0123456789") in (concrete_args or {}):
                 continue  # an argument fixed for tracing (state=None): fx keeps a placeholder for it

@@ -27,6 +27,12 @@ class SpikingBrainConfig(BaseModel):
     gate_logit_normalizer: float = 16.0
     gate_low_rank_dim: int | None = 16  # None: a full-rank gate (the W8ASpike release)
     tie_word_embeddings: bool = False
+    hidden_act: str = "swish"  # the MLP's gate activation; swish (= silu) is the only one SpikingBrain uses
+    use_short_conv: bool = False  # q/k/v short convolutions in GLA (unused by every release)
+    elementwise_affine: bool = True  # norms carry a gain (every release)
+    # W8ASpike layout: every projection carries stored weight scales, one per row and group of this
+    # many inputs (`*.weight_quantizer.scales`); set from the checkpoint's tensors (models/layouts.py)
+    quant_weight_group_size: int | None = None
     attn_layers: list[int] | None = None  # SWA layers; default: the odd ones (hard-coded upstream)
     # 76B-style fields (ours): 1-indexed layers with full attention, dense-FFN layers, experts, sinks
     full_attn_layers: list[int] = Field(default_factory=list)
@@ -52,6 +58,7 @@ class SpikeOptions(BaseModel):
     enabled: bool = True
     k: float = 3.0
     spike_down_proj: bool = False  # the release leaves down_proj unspiked; the paper spikes all projections
+    spike_gate_inner: bool = False  # also spike the low-rank gate's rank-r intermediate (the release does not)
     swa_query: bool = True  # the release spikes the post-RoPE SWA query per head (128 channels)
     kv_bits: int | None = 8  # the release rounds SWA keys and values to int8 per vector (None: off)
     weight_bits: int | None = None  # fake-quantize weights to this many bits in PyTorch (None: float)

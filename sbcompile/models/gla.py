@@ -86,10 +86,13 @@ class GLACore(nn.Module):
 class GatedLinearAttention(nn.Module):
     """The 7B's GLA layer. q = relu(W_q x + b), k = relu(W_k x + b), v = W_v x + b,
     g = logsigmoid(W_g2 W_g1 x + b) / normalizer (low rank) or logsigmoid(W_g x + b) / normalizer
-    (full rank), then the recurrence, per-head RMSNorm, and W_o (no bias, no output gate)."""
+    (full rank), then the recurrence, per-head RMSNorm, and W_o (no bias, no output gate).
+    `gate_inner` makes W_g2, whose input is the rank-r intermediate: the model passes one without
+    a spike encoder, as the release merges the gate to full rank (W_g2 W_g1) and spike-codes
+    only x."""
 
     def __init__(self, hidden: int, heads: int, kv_heads: int, *, gate_rank: int | None, normalizer: float,
-                 eps: float, linear: "type[nn.Linear] | object") -> None:
+                 eps: float, linear: "type[nn.Linear] | object", gate_inner: "object | None" = None) -> None:
         super().__init__()
         d = hidden // heads
         kv = kv_heads * d
@@ -99,7 +102,7 @@ class GatedLinearAttention(nn.Module):
         if gate_rank is None:
             self.gk_proj = linear(hidden, kv, True)
         else:
-            self.gk_proj = nn.Sequential(linear(hidden, gate_rank, False), linear(gate_rank, kv, True))
+            self.gk_proj = nn.Sequential(linear(hidden, gate_rank, False), (gate_inner or linear)(gate_rank, kv, True))
         self.g_norm = HeadRMSNorm(d, eps)
         self.o_proj = linear(hidden, hidden, False)
         self.core = GLACore(heads, kv_heads, d)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import SpikeOptions, SpikingBrainConfig
+from .layouts import LayoutError, check_supported, detect_layout, tied_names
 from .model import SpikingBrainForCausalLM, build_model
 
 
@@ -113,7 +114,19 @@ def _torch_load(path: Path, trust_pickle: bool) -> object:
 
 def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
                     trust_pickle: bool = False) -> tuple[SpikingBrainConfig, dict[str, TensorSource]]:
-    """(config, tensors by official name) from any checkpoint kind; tensors load lazily."""
+    """(config, tensors by official name) from any checkpoint kind; tensors load lazily. The
+    config follows the layout the tensors show (base or W8ASpike, models/layouts.py)."""
+    config, tensors = _read_any(source, config_path, trust_pickle)
+    try:
+        config = detect_layout(config, {n: t.shape for n, t in tensors.items()})
+        check_supported(config)
+    except LayoutError as e:
+        raise CheckpointError(f"{source}: {e}") from None
+    return config, tensors
+
+
+def _read_any(source: str | Path, config_path: str | Path | None,
+              trust_pickle: bool) -> tuple[SpikingBrainConfig, dict[str, TensorSource]]:
     path = Path(source)
     config = read_config(Path(config_path)) if config_path else None
     if path.is_dir():
@@ -166,6 +179,7 @@ def load_model(source: str | Path, spikes: SpikeOptions | None = None, config_pa
     model = build_model(config, spikes)
     state = {n: torch.from_numpy(np.ascontiguousarray(t.load())) for n, t in tensors.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [n for n in missing if n not in tied_names(config)]
     if missing or unexpected:
         raise CheckpointError(f"{source}: weights do not match the config (missing: {missing[:3]}, unexpected: {unexpected[:3]})")
     return model.eval()
@@ -182,7 +196,7 @@ def save_hf(model: SpikingBrainForCausalLM, directory: str | Path, shard_bytes: 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     (d / "config.json").write_text(json.dumps(model.config.model_dump(), indent=2) + "\n")
-    state = {n: t.detach().contiguous() for n, t in model.state_dict().items()}
+    state = {n: t.detach().contiguous() for n, t in model.state_dict().items() if n not in tied_names(model.config)}
     if shard_bytes is None:
         save_file(state, str(d / "model.safetensors"))
         return

@@ -23,12 +23,18 @@ from .spiking import SpikeEncoder, VectorQuant
 from .swa import RotaryEmbedding, SlidingWindowAttention, WindowAttentionCore
 
 
-def linear_factory(spikes: SpikeOptions, spiking: bool) -> LinearFactory:
+def linear_factory(cfg: SpikingBrainConfig, spikes: SpikeOptions, spiking: bool, stored: bool = True) -> LinearFactory:
+    """Projections with a spike-coded input if `spiking` (and spiking is on). In the W8ASpike
+    layout every projection holds stored weight scales; `stored=False` computes with the float
+    weight anyway (the release's down_proj)."""
+    group = cfg.quant_weight_group_size
+
     def make(n_in: int, n_out: int, bias: bool) -> nn.Linear:
-        if not spikes.enabled:
+        if not spikes.enabled and group is None:
             return nn.Linear(n_in, n_out, bias=bias)
-        return SpikingLinear(n_in, n_out, bias, encoder=SpikeEncoder(spikes.k) if spiking else None,
-                             weight_bits=spikes.weight_bits, group=spikes.group, clamp=spikes.clamp)
+        return SpikingLinear(n_in, n_out, bias, encoder=SpikeEncoder(spikes.k) if spiking and spikes.enabled else None,
+                             weight_bits=spikes.weight_bits if spikes.enabled else None, group=spikes.group,
+                             clamp=spikes.clamp, stored_group=group, use_stored=stored)
     return make
 
 
@@ -67,8 +73,8 @@ class HybridAttention(nn.Module):
 class HybridBlock(nn.Module):
     def __init__(self, cfg: SpikingBrainConfig, index: int, spikes: SpikeOptions) -> None:
         super().__init__()
-        linear = linear_factory(spikes, True)
-        down = linear_factory(spikes, spikes.spike_down_proj)
+        linear = linear_factory(cfg, spikes, True)
+        down = linear_factory(cfg, spikes, spikes.spike_down_proj, stored=spikes.spike_down_proj)
         h = cfg.hidden_size
         self.attn_norm = RMSNorm(h, cfg.norm_eps)
         if cfg.model_type == "gla_swa":
@@ -82,7 +88,8 @@ class HybridBlock(nn.Module):
             else:
                 self.attn = GatedLinearAttention(h, cfg.num_attention_heads, cfg.num_key_value_heads,
                                                  gate_rank=cfg.gate_low_rank_dim, normalizer=cfg.gate_logit_normalizer,
-                                                 eps=cfg.norm_eps, linear=linear)
+                                                 eps=cfg.norm_eps, linear=linear,
+                                                 gate_inner=linear_factory(cfg, spikes, spikes.spike_gate_inner))
         else:
             full = (index + 1) in cfg.full_attn_layers
             self.attn = HybridAttention(cfg, None if full else cfg.sliding_window, linear)
@@ -122,6 +129,8 @@ class SpikingBrainForCausalLM(nn.Module):
         self.spikes = spikes or SpikeOptions()
         self.model = SpikingBrainModel(cfg, self.spikes)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        if cfg.tie_word_embeddings:
+            self.lm_head.weight = self.model.embeddings.weight
 
     def new_state(self) -> list[dict[str, Any]]:
         return [{} for _ in range(self.config.num_hidden_layers)]

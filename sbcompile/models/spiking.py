@@ -63,6 +63,30 @@ def fake_quant_weight(w: torch.Tensor, bits: int = 8, group: int = 128, clamp: b
     return (codes * scale).reshape(out, -1)[:, :n_in].to(w.dtype)
 
 
+def scale_codes(w: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """Weight codes under stored scales (the W8ASpike release's): round(w / scale) per row and
+    group of in/groups inputs, divided in float32 as the release divides its float32 weights,
+    ties to even, never clamped. `scales` is [out, groups] or [out, groups, 1]; codes come back
+    as float32 integers of w's shape."""
+    out = w.shape[0]
+    s = scales.float().reshape(out, -1, 1)
+    return torch.round(w.float().reshape(out, s.shape[1], -1) / s).reshape(w.shape)
+
+
+class StoredScales(nn.Module):
+    """A projection's stored weight scales (`weight_quantizer.scales`, [out, in/group, 1], as the
+    W8ASpike checkpoint holds them): the effective weight is round(W / scale) * scale."""
+
+    def __init__(self, out_features: int, in_features: int, group: int) -> None:
+        super().__init__()
+        self.register_buffer("scales", torch.ones(out_features, in_features // group, 1))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        out = w.shape[0]
+        codes = scale_codes(w, self.scales).reshape(out, self.scales.shape[1], -1)
+        return (codes * self.scales.float()).reshape(w.shape).to(w.dtype)
+
+
 class VectorQuant(nn.Module):
     """Symmetric per-vector fake quantization (the release's int8 K/V in SWA): for each group of
     `group` channels, scale = amax / qmax in float32, code = round(x / scale) clamped to
