@@ -1,7 +1,8 @@
 """Passes: one per file, registered by name. Importing this package registers the built-ins."""
 
 from . import (  # noqa: F401  (register the built-in passes)
-    calibrate, canonicalize, cse, dce, energy, evaluate, fixed_encoders, fixed_neurons, fixed_norms, partition,
+    calibrate, canonicalize, cse, dce, energy, evaluate, fixed_encoders, fixed_neurons, fixed_norms, fuse_projections,
+    fuse_silu_mul, partition,
     place, quantize, reorder_channels, schedule, select_coding, static_threshold,
 )
 from .base import Pass, PassContext, option
