@@ -5,7 +5,11 @@ token at each length and greedy decode after the longest prefill, eager and as a
 the Qwen2.5-7B-shaped bf16 transformer of layers7b.py measured in the same run. Every figure comes
 with joules per token from the GPU's NVML energy counter (energy.py).
 
-    python3 benchmarks/gpu/compiled_7b.py [--tokens 32768 131072] [--steps 128] [--out OUT]
+    python3 benchmarks/gpu/compiled_7b.py [--tokens 32768 131072] [--steps 128] [--presets SPEC ...]
+
+The default presets: the release's form (`random:spikingbrain-7b`: down_proj float, the SWA query
+spike-coded per head, K/V rounded to int8) and the paper's (`random:spikingbrain-7b:0:paper`: every
+projection spiked, the form the hand-written layer runner of layers7b.py computes).
 
 TTFT = token ids on the GPU to the first token (prefill, last-position logits, argmax); median of
 --reps runs after a warm-up run (autotuning). Decode: `--steps` greedy steps from the states the last
@@ -82,74 +86,89 @@ def min_bytes(ex) -> int:
     return total
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tokens", type=int, nargs="+", default=[32768, 131072])
-    ap.add_argument("--steps", type=int, default=128)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--preset", default="random:spikingbrain-7b")
-    ap.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp()) / "sb7b")
-    ap.add_argument("--no-theirs", action="store_true")
-    args = ap.parse_args()
-    torch.set_grad_enabled(False)
-    print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}  triton {triton.__version__}", flush=True)
-    meter = EnergyMeter()
+def measure_ours(preset: str, out: Path, tokens: list[int], args, meter: EnergyMeter) -> dict:
+    """Compile `preset` as the command line does, open it as `sbcompile run` does, time it."""
     t0 = time.perf_counter()
-    sbcompile_main([args.preset, "-t", "cuda", "-o", str(args.out)])
-    module, target = load_artifact(args.out)
-    ex = TARGETS[target]().open(args.out, module)
-    print(f"compiled in {time.perf_counter() - t0:.1f} s: {ex.summary}", flush=True)
-    shape = Shape()
-    theirs = None if args.no_theirs else build_theirs(shape, "cuda")
+    sbcompile_main([preset, "-t", "cuda", "-o", str(out)])
+    module, target = load_artifact(out)
+    ex = TARGETS[target]().open(out, module)
+    print(f"{preset}: compiled and opened in {time.perf_counter() - t0:.1f} s: {ex.summary}", flush=True)
     gen = torch.Generator("cuda").manual_seed(1)
-    rows = []
-    for t in sorted(args.tokens):
-        ids = torch.randint(0, shape.vocab, (t,), device="cuda", generator=gen)
+    res: dict = {"prefill": {}}
+    for t in tokens:
+        ids = torch.randint(0, module.attrs["vocab"], (t,), device="cuda", generator=gen)
 
-        def ours() -> None:
+        def run() -> None:
             ex.reset()
             ex.prefill(ids, last_only=True).argmax(-1)
-        to, jo = timed(ours, args.reps, meter)
-        tt = jt = None
-        if theirs is not None:
-            best, _ = prefill_7b.pick_attention(t, shape)
-            attn = causal_sdpa(*prefill_7b.CANDIDATES[best])
-            tt, jt = timed(lambda: their_prefill(theirs, ids, attn)[0].argmax(-1), args.reps, meter)
-        rows.append((t, to, jo, tt, jt))
-        print(f"  T={t}: ours {to:.3f} s {per_token(jo, t)} J/tok" +
-              (f"; theirs {tt:.3f} s {per_token(jt, t)} J/tok" if tt else ""), flush=True)
-    print("\n| tokens | ours TTFT s | ours tok/s | ours J/token | theirs TTFT s | theirs tok/s | theirs J/token | TTFT ratio |")
-    print("|---|---|---|---|---|---|---|---|")
-    for t, to, jo, tt, jt in rows:
-        th = f"{tt:.3f} | {t / tt:,.0f} | {per_token(jt, t)} | {tt / to:.2f}x" if tt else "- | - | - | -"
-        print(f"| {t} | {to:.3f} | {t / to:,.0f} | {per_token(jo, t)} | {th} |")
-
-    context = max(args.tokens)
+        res["prefill"][t] = timed(run, args.reps, meter)
+        print(f"  T={t}: {res['prefill'][t][0]:.3f} s, {per_token(res['prefill'][t][1], t)} J/tok", flush=True)
     tok = torch.zeros(1, dtype=torch.long, device="cuda")
 
     def step() -> None:
         tok.copy_(ex.decode(tok).argmax(-1))
     ex.graphs = False
-    oe, je = decode_rate(step, max(16, args.steps // 4), meter)
+    res["eager"] = decode_rate(step, max(16, args.steps // 4), meter)
     ex.graphs = True
-    og, jg = decode_rate(step, args.steps, meter)
-    print(f"ours decode at {context}: eager {oe:.1f} tok/s {per_token(je, 1)} J/tok; graph {og:.1f} tok/s "
-          f"{per_token(jg, 1)} J/tok; min bytes/token {min_bytes(ex) / 1e9:.2f} GB", flush=True)
+    res["graph"] = decode_rate(step, args.steps, meter)
+    res["bytes"] = min_bytes(ex)
+    print(f"  decode at {max(tokens)}: eager {res['eager'][0]:.1f} tok/s, graph {res['graph'][0]:.1f} tok/s, "
+          f"min bytes/token {res['bytes'] / 1e9:.2f} GB", flush=True)
     del ex
     torch.cuda.empty_cache()
-    if theirs is None:
-        return
+    return res
+
+
+def measure_theirs(tokens: list[int], args, meter: EnergyMeter) -> dict:
+    shape = Shape()
+    theirs = build_theirs(shape, "cuda")
+    gen = torch.Generator("cuda").manual_seed(1)
+    res: dict = {"prefill": {}}
+    for t in tokens:
+        ids = torch.randint(0, shape.vocab, (t,), device="cuda", generator=gen)
+        best, _ = prefill_7b.pick_attention(t, shape)
+        attn = causal_sdpa(*prefill_7b.CANDIDATES[best])
+        res["prefill"][t] = timed(lambda: their_prefill(theirs, ids, attn)[0].argmax(-1), args.reps, meter)
+        print(f"  theirs T={t} ({best}): {res['prefill'][t][0]:.3f} s", flush=True)
+    context = max(tokens)
     setting, best, _ = decode_7b.pick_attention(context, shape)
     d = TheirDecoder(theirs, random_cache(theirs, context), context, context, decode_sdpa(*setting))
-    te, tje = decode_rate(d.step, max(16, args.steps // 4), meter)
-    tg, tjg = decode_rate(decode_7b.graphed(d.step), args.steps, meter)
-    print(f"theirs decode at {context} ({best}): eager {te:.1f} tok/s {per_token(tje, 1)} J/tok; graph {tg:.1f} tok/s "
-          f"{per_token(tjg, 1)} J/tok; min bytes/token {decode_7b.bytes_per_token(d) / 1e9:.2f} GB")
-    print(f"\n| decode at {context} | eager tok/s | eager J/token | graph tok/s | graph J/token |")
-    print("|---|---|---|---|---|")
-    print(f"| ours (compiled artifact) | {oe:.1f} | {per_token(je, 1)} | {og:.1f} | {per_token(jg, 1)} |")
-    print(f"| theirs (bf16) | {te:.1f} | {per_token(tje, 1)} | {tg:.1f} | {per_token(tjg, 1)} |")
-    print(f"| ratio | {oe / te:.2f}x | | {og / tg:.2f}x | |")
+    res["eager"] = decode_rate(d.step, max(16, args.steps // 4), meter)
+    res["graph"] = decode_rate(decode_7b.graphed(d.step), args.steps, meter)
+    res["bytes"] = decode_7b.bytes_per_token(d)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, nargs="+", default=[32768, 131072])
+    ap.add_argument("--steps", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--presets", nargs="+", default=["random:spikingbrain-7b", "random:spikingbrain-7b:0:paper"])
+    ap.add_argument("--no-theirs", action="store_true")
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+    print(f"device: {torch.cuda.get_device_name()}  torch {torch.__version__}  triton {triton.__version__}", flush=True)
+    meter = EnergyMeter()
+    tokens = sorted(args.tokens)
+    tmp = Path(tempfile.mkdtemp())
+    runs = {p: measure_ours(p, tmp / f"art{i}", tokens, args, meter) for i, p in enumerate(args.presets)}
+    theirs = None if args.no_theirs else measure_theirs(tokens, args, meter)
+    print("\n| model | tokens | TTFT s | prefill tok/s | prefill J/token | TTFT ratio theirs / ours |")
+    print("|---|---|---|---|---|---|")
+    for name, r in [*runs.items(), *([("theirs (Qwen2.5-7B shape, bf16)", theirs)] if theirs else [])]:
+        for t in tokens:
+            s, j = r["prefill"][t]
+            ratio = f"{theirs['prefill'][t][0] / s:.2f}x" if theirs else "-"
+            print(f"| {name} | {t} | {s:.3f} | {t / s:,.0f} | {per_token(j, t)} | {ratio} |")
+    print(f"\n| decode at {max(tokens)} | eager tok/s | eager J/token | graph tok/s | graph J/token | graph ms/token "
+          f"| min GB/token | GB/s at graph rate | graph ratio / eager ratio vs theirs |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in [*runs.items(), *([("theirs (Qwen2.5-7B shape, bf16)", theirs)] if theirs else [])]:
+        (e, je), (g, jg) = r["eager"], r["graph"]
+        ratio = f"{g / theirs['graph'][0]:.2f}x / {e / theirs['eager'][0]:.2f}x" if theirs else "-"
+        print(f"| {name} | {e:.1f} | {per_token(je, 1)} | {g:.1f} | {per_token(jg, 1)} | {1e3 / g:.2f} "
+              f"| {r['bytes'] / 1e9:.2f} | {r['bytes'] * g / 1e9:.0f} | {ratio} |")
 
 
 if __name__ == "__main__":

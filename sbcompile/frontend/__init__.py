@@ -54,7 +54,8 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
     if (spec := parse_spec(source)) is not None and spec[0] in PRESETS:
         from .spikingbrain import trace_spikingbrain
 
-        module = trace_spikingbrain(PRESETS[spec[0]], spikes, None, spec[0])
+        paper = spec[2] and spec[2].model_copy(update={"enabled": options.spiking, "k": options.k})
+        module = trace_spikingbrain(PRESETS[spec[0]], paper or spikes, None, spec[0])
         module.attrs[SEED_ATTR] = spec[1]  # its shape-only weights are drawn where it runs
         return module
     if not path.exists():

@@ -13,16 +13,23 @@ import zlib
 
 import torch
 
+from .config import SpikeOptions
+
 SEED_ATTR = "weights_seed"
 PREFIX = "random:"
 
 
-def parse_spec(source: str) -> tuple[str, int] | None:
-    """`random:PRESET` or `random:PRESET:SEED` -> (preset, seed); anything else -> None."""
+def parse_spec(source: str) -> tuple[str, int, SpikeOptions | None] | None:
+    """`random:PRESET[:SEED][:paper]` -> (preset, seed, spike options); anything else -> None.
+    `paper` spikes every projection as the paper does (down_proj too), with no per-head query coding
+    and no K/V rounding (the layer runner's form); otherwise the options are the caller's (the release's)."""
     if not source.startswith(PREFIX):
         return None
-    name, _, seed = source[len(PREFIX):].partition(":")
-    return name, int(seed) if seed.isdigit() else 0
+    parts = source[len(PREFIX):].split(":")
+    paper = parts[-1] == "paper"
+    parts = parts[:-1] if paper else parts
+    seed = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    return parts[0], seed, SpikeOptions(spike_down_proj=True, swa_query=False, kv_bits=None) if paper else None
 
 
 def _generator(seed: int, name: str, device: torch.device) -> torch.Generator:

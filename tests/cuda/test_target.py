@@ -45,7 +45,7 @@ def rel(a, b) -> float:
 def module():
     m = tiny_lm(seed=1, hidden=64, heads=2, kv_heads=1, window=4)  # head_dim 32: every kernel applies
     ctx = PassContext(target="cuda", machine=CudaMachine())
-    for p in parse_pipeline("cse,quantize"):
+    for p in parse_pipeline("cse,quantize,fuse-silu-mul"):
         p.run(m, ctx)
         verify(m)
     return m
@@ -96,7 +96,7 @@ def test_every_op_matches_reference(module) -> None:
         step = session.steps[index]
         if step.kernel == "fused" or op.name == "io.input":
             continue
-        (got,) = session.run_op(index, args, env=values)
+        (got,) = session.run_one(index, args, env=values)
         want = outs[0]
         if isinstance(want, SpikeArray):  # spike.encode: counts and thresholds bit for bit
             assert np.array_equal(got.counts, want.counts) and got.counts.dtype == np.int32, op.results[0].name
