@@ -383,7 +383,10 @@ class Executor:
         t, d = x.shape[0], p.head_dim
         pos = self.pos + torch.arange(a, a + t, device=self.device) if t == 1 and self._t == 1 else \
             torch.arange(self.position + a, self.position + a + t, device=self.device)
-        inv = 1.0 / p.theta ** (torch.arange(0, d, 2, device=self.device, dtype=F32) / d)
+        key = ("inv_freq", d, p.theta)
+        if key not in self._weights:
+            self._weights[key] = 1.0 / p.theta ** (torch.arange(0, d, 2, device=self.device, dtype=F32) / d)
+        inv = self._weights[key]
         ang = (pos.to(F32)[:, None] * inv[None, :])[:, None, :]
         cos, sin = ang.cos(), ang.sin()
         h = x.to(F32).reshape(t, -1, d)
