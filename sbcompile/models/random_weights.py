@@ -13,6 +13,8 @@ import zlib
 
 import torch
 
+from sbcompile.ir import SbirError
+
 from .config import SpikeOptions
 
 SEED_ATTR = "weights_seed"
@@ -28,7 +30,9 @@ def parse_spec(source: str) -> tuple[str, int, SpikeOptions | None] | None:
     parts = source[len(PREFIX):].split(":")
     paper = parts[-1] == "paper"
     parts = parts[:-1] if paper else parts
-    seed = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    if len(parts) > 2 or len(parts) == 2 and not parts[1].isdigit():
+        raise SbirError(f"{source}: expected random:PRESET[:SEED][:paper] with SEED a non-negative integer")
+    seed = int(parts[1]) if len(parts) == 2 else 0
     return parts[0], seed, SpikeOptions(spike_down_proj=True, swa_query=False, kv_bits=None) if paper else None
 
 

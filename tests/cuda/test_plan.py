@@ -21,6 +21,7 @@ pytest.importorskip("triton", reason="triton is not installed: no GPU kernels to
 from sbcompile import frontend  # noqa: E402
 from sbcompile.ir import SbirError, verify  # noqa: E402
 from sbcompile.ir.interpreter import Interpreter  # noqa: E402
+from sbcompile.ir.dialects.nn import FakeQuant  # noqa: E402
 from sbcompile.ir.opdef import REGISTRY  # noqa: E402
 from sbcompile.passes import PassContext, parse_pipeline  # noqa: E402
 from sbcompile.targets import TARGETS  # noqa: E402
@@ -118,3 +119,7 @@ def test_seeded_random_weights(tmp_path: Path) -> None:
     del m.attrs["weights_seed"]
     with pytest.raises(SbirError, match="random:PRESET"):
         Executor(m, dtype=torch.float32).raw("model.layers.0.attn.q_proj.weight.q8")
+    with pytest.raises(SbirError, match="SEED a non-negative integer"):
+        frontend.load("random:spikingbrain-tiny:x")
+    paper = frontend.load("random:spikingbrain-tiny:0:paper")
+    assert not any(op.isa(FakeQuant) for op in paper.ops) and any(op.isa(FakeQuant) for op in m.ops)
