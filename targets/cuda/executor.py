@@ -26,15 +26,18 @@ from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
 from . import plan as plan_mod
 from .kernels.gla_chunked import gla_chunked
 from .kernels.gla_recurrent import gla_recurrent
+from .kernels.group_quant import group_quant
 from .kernels.rmsnorm import rmsnorm
+from .kernels.rope import rope as rope_kernel
 from .kernels.silu_mul import silu_mul
 from .kernels.spike_encode import spike_encode_int8
 from .kernels.spike_gemm import spike_gemm, spike_gemm_grouped
 from .kernels.window_attention import window_attention
-from .torch_ops import count_bounds, fake_quant as torch_fake_quant
+from .torch_ops import count_bounds
 
 F32 = torch.float32
 CHUNK = 32768
+NO_BOUND = 3.0e38
 
 
 @dataclass
@@ -300,14 +303,14 @@ class Executor:
         p, x = n.op.params, args[0]
         if p.group is None:
             s, vth, _ = spike_encode_int8(x, p.k, vth_min=p.vth_min, vth_max=p.vth_max, flavour=self.flavour)
-        else:  # per channel group (SWA's query), float32 math
-            xg = x.to(F32).reshape(x.shape[0], -1, p.group)
-            vth = torch.clamp(xg.abs().mean(-1, keepdim=True) / p.k, p.vth_min, p.vth_max)
-            s = torch.round(xg / vth)
-        bounds = count_bounds(p)
-        if bounds is not None:
-            s = torch.clamp(s, *bounds)
-        return Spikes(s, vth)
+            bounds = count_bounds(p)
+            if bounds is not None:
+                s = torch.clamp(s, *bounds)
+            return Spikes(s, vth)
+        lo, hi = count_bounds(p) or (-NO_BOUND, NO_BOUND)  # per channel group (SWA's query), float32 math
+        s, vth = group_quant(x, p.group, amax=False, div=p.k, lo=p.vth_min, hi=p.vth_max, qlo=lo, qhi=hi,
+                             dequant=False, out_dtype=F32, flavour=self.flavour)
+        return Spikes(s.reshape(x.shape[0], -1, p.group), vth)
 
     def spike_decode(self, n, args, a):
         s = args[0]
@@ -376,22 +379,19 @@ class Executor:
         return args[0] * args[1]
 
     def fake_quant(self, n, args, a):
-        return torch_fake_quant(n.op.params, [args[0]], None).to(args[0].dtype)
+        p, x = n.op.params, args[0]
+        qmax = float(2 ** (p.bits - 1) - 1)
+        y, _ = group_quant(x, p.group, amax=True, div=qmax, lo=1e-12, hi=NO_BOUND, qlo=-qmax - 1, qhi=qmax,
+                           dequant=True, out_dtype=x.dtype, flavour=self.flavour)
+        return y
 
     def rope(self, n, args, a):
         p, x = n.op.params, args[0]
-        t, d = x.shape[0], p.head_dim
-        pos = self.pos + torch.arange(a, a + t, device=self.device) if t == 1 and self._t == 1 else \
-            torch.arange(self.position + a, self.position + a + t, device=self.device)
+        d = p.head_dim
         key = ("inv_freq", d, p.theta)
         if key not in self._weights:
             self._weights[key] = 1.0 / p.theta ** (torch.arange(0, d, 2, device=self.device, dtype=F32) / d)
-        inv = self._weights[key]
-        ang = (pos.to(F32)[:, None] * inv[None, :])[:, None, :]
-        cos, sin = ang.cos(), ang.sin()
-        h = x.to(F32).reshape(t, -1, d)
-        x1, x2 = h[..., : d // 2], h[..., d // 2:]
-        return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).reshape(t, -1).to(x.dtype)
+        return rope_kernel(x, self.pos, a, self._weights[key], p.heads, flavour=self.flavour)
 
     def gla(self, n, args, a):
         p = n.op.params

@@ -71,6 +71,10 @@ def unsupported(op: Op) -> str | None:
         return "sink tokens"
     if op.isa(*MIXERS) and (p.head_dim < 16 or p.head_dim & (p.head_dim - 1)):
         return "a head_dim that is not a power of two >= 16"
+    if op.isa(RoPE) and p.head_dim & (p.head_dim - 1):
+        return "a head_dim that is not a power of two"
+    if op.isa(Encode, FakeQuant) and getattr(p, "group", None) and p.group & (p.group - 1):
+        return "a channel group that is not a power of two"
     return None
 
 
