@@ -100,7 +100,7 @@ def plan(module, tokens, decode: int) -> None:
     and how often the plan's argmax is the interpreter's; then its speed (decode: CUDA-graph replays)."""
     import torch
     for dtype in (torch.float32, torch.bfloat16):
-        ref, ex = Interpreter(module), Executor(module, dtype=dtype)
+        ref, ex = Interpreter(module), Executor(module, dtype=dtype, record_activity=False)
         (want,) = ref(**feed(module, tokens))
         got = ex(tokens)
         diffs, same = [rel(got, want)], [int(np.argmax(want[-1])) == int(np.argmax(got[-1]))]

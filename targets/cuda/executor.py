@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.activity import SpikeStats, total
 from sbcompile.models.random_weights import SEED_ATTR, random_weight
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
 from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
@@ -74,12 +75,14 @@ class Executor:
     session interface `sbcompile run` uses); `prefill` / `decode` work on device tensors."""
 
     def __init__(self, module: Module, *, flavour: str = "cuda", device: str | None = None,
-                 dtype: torch.dtype | None = None, chunk: int = CHUNK, graphs: bool = True) -> None:
+                 dtype: torch.dtype | None = None, chunk: int = CHUNK, graphs: bool = True,
+                 record_activity: bool = True) -> None:
         self.module, self.flavour = module, flavour
         self.device = torch.device(device or _default_device())
         self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else F32)
         self.chunk = chunk
         self.graphs = graphs and self.device.type == "cuda"
+        self.record_activity = record_activity  # spike statistics of eager runs (a host copy per encode)
         self.segments = plan_mod.build(module)
         self.nodes = [n for s in self.segments for n in s.nodes]
         self.seed = module.attrs.get(SEED_ATTR)
@@ -99,6 +102,8 @@ class Executor:
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)  # the next position, on the device
         self._graph: tuple | None = None
         self._decodes = 0
+        self._capturing = False
+        self.stats: dict[str, SpikeStats] = {}
 
     # ------------------------------------------------------------------ weights
     def _fan_ins(self) -> dict[str, int]:
@@ -220,13 +225,17 @@ class Executor:
         pos = self.pos.clone()
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
-        with torch.no_grad(), torch.cuda.stream(stream):
-            self._step(static_ids)  # warm-up on a side stream, as CUDA graphs require
-        torch.cuda.current_stream().wait_stream(stream)
-        self._restore(saved, pos)
-        graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), torch.cuda.graph(graph):
-            static_out = self._step(static_ids)
+        self._capturing = True  # neither the warm-up nor the capture counts spikes
+        try:
+            with torch.no_grad(), torch.cuda.stream(stream):
+                self._step(static_ids)  # warm-up on a side stream, as CUDA graphs require
+            torch.cuda.current_stream().wait_stream(stream)
+            self._restore(saved, pos)
+            graph = torch.cuda.CUDAGraph()
+            with torch.no_grad(), torch.cuda.graph(graph):
+                static_out = self._step(static_ids)
+        finally:
+            self._capturing = False
         self._restore(saved, pos)
         self._graph = (graph, static_ids, static_out)
 
@@ -306,11 +315,18 @@ class Executor:
             bounds = count_bounds(p)
             if bounds is not None:
                 s = torch.clamp(s, *bounds)
+            self._record(n, s)
             return Spikes(s, vth)
         lo, hi = count_bounds(p) or (-NO_BOUND, NO_BOUND)  # per channel group (SWA's query), float32 math
         s, vth = group_quant(x, p.group, amax=False, div=p.k, lo=p.vth_min, hi=p.vth_max, qlo=lo, qhi=hi,
                              dequant=False, out_dtype=F32, flavour=self.flavour)
+        self._record(n, s)
         return Spikes(s.reshape(x.shape[0], -1, p.group), vth)
+
+    def _record(self, n: plan_mod.Node, counts: torch.Tensor) -> None:
+        if self.record_activity and not self._capturing:
+            stats = self.stats.setdefault(n.result, SpikeStats(counts.shape[-1]))
+            stats.add(counts.to(torch.int32).cpu().numpy())
 
     def spike_decode(self, n, args, a):
         s = args[0]
@@ -463,5 +479,6 @@ class Executor:
         return reference(p, [q.to(F32), k.to(F32), v.to(F32)], ctx).to(self.dtype)
 
     def activity(self) -> dict[str, Any]:
-        return {"plan": self.summary}
+        """Spike statistics of the eager runs (CUDA-graph replays are not counted)."""
+        return {"total": total(self.stats), "ops": {k: s.summary() for k, s in self.stats.items()}}
 

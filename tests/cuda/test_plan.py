@@ -22,6 +22,7 @@ from sbcompile import frontend  # noqa: E402
 from sbcompile.ir import SbirError, verify  # noqa: E402
 from sbcompile.ir.interpreter import Interpreter  # noqa: E402
 from sbcompile.ir.dialects.nn import FakeQuant  # noqa: E402
+from sbcompile.ir.dialects.spike import Encode  # noqa: E402
 from sbcompile.ir.opdef import REGISTRY  # noqa: E402
 from sbcompile.passes import PassContext, parse_pipeline  # noqa: E402
 from sbcompile.targets import TARGETS  # noqa: E402
@@ -85,6 +86,9 @@ def test_plan_logits_follow_the_interpreter(pipeline: str) -> None:
         (want,) = ref(tokens=chunk)
         got = ex(chunk)
         assert got.shape == want.shape and rel(got, want) < LOGITS_TOL, (len(chunk), rel(got, want))
+    act = ex.activity()
+    assert act["total"] and set(act["ops"]) == {op.results[0].name for op in m.ops if op.isa(Encode)}
+    assert act["ops"][next(iter(act["ops"]))]["tokens"] == 6 + 1 + 1 + 1 + 3
 
 
 def test_last_only_prefill_and_chunks_agree() -> None:
