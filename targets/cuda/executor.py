@@ -157,7 +157,8 @@ class Executor:
             self._weights[key] = {"act": lambda: w.to(self.dtype), "f32": lambda: w.to(F32).contiguous(),
                                   "i8": lambda: w.to(torch.int8).contiguous(),
                                   "row": lambda: w.to(F32).reshape(-1).contiguous()}[form]()
-            self._weights.pop(("raw", name), None) if form == "i8" else None
+            if form == "i8":  # codes are read only as int8: drop the drawn or loaded copy
+                self._weights.pop(("raw", name), None)
         return self._weights[key]
 
     def _gemm_weights(self, leader: str) -> tuple:
