@@ -49,6 +49,15 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
         from .spikingbrain import trace_spikingbrain
 
         return trace_spikingbrain(PRESETS[source], spikes, None, source)
+    from sbcompile.models.random_weights import SEED_ATTR, parse_spec
+
+    if (spec := parse_spec(source)) is not None and spec[0] in PRESETS:
+        from .spikingbrain import trace_spikingbrain
+
+        paper = spec[2] and spec[2].model_copy(update={"enabled": options.spiking, "k": options.k})
+        module = trace_spikingbrain(PRESETS[spec[0]], paper or spikes, None, spec[0])
+        module.attrs[SEED_ATTR] = spec[1]  # its shape-only weights are drawn where it runs
+        return module
     if not path.exists():
         raise SbirError(f"{source}: no such file or directory (nor a preset: {', '.join(PRESETS)})")
     if path.is_dir() or path.suffix in (".pt", ".pth", ".bin", ".pt2"):

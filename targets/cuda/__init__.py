@@ -5,6 +5,7 @@ emits or runs, so `import sbcompile.targets` stays light."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,25 +15,43 @@ from ..base import Target
 from ..registry import register_target
 from .machine import CudaMachine
 
+PLAN_FILE = "plan.json"
+
 
 class _GpuTarget(Target):
     flavour: ClassVar[str] = "cuda"
-    default_pipeline = "canonicalize,cse,dce"
+    default_pipeline = "canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul"
 
     def machine(self) -> CudaMachine:
         return CudaMachine()
 
     def emit(self, module: Module, out_dir: Path, report: dict | None = None) -> list[str]:
-        from . import lower
-        return lower.emit(module, Path(out_dir), self.name, self.flavour)
+        from . import lower, plan
+        written = lower.emit(module, Path(out_dir), self.name, self.flavour)
+        try:
+            segments = plan.build(module)
+        except SbirError as e:  # such a module runs through the op-by-op session only
+            if report is not None:
+                report.setdefault("cuda", {})["plan"] = f"none: {e}"
+            return written
+        text = json.dumps(plan.describe(module, segments, self.name, self.flavour), indent=1) + "\n"
+        (Path(out_dir) / PLAN_FILE).write_text(text)
+        return written + [PLAN_FILE]
 
     def open(self, artifact: Path, module: Module) -> Any:
+        """The compiled plan (executor.py) when the module has one, else the op-by-op session."""
         try:
+            from . import plan
             from .session import CudaSession
         except ImportError as e:
             raise SbirError(f"target '{self.name}' needs torch and triton to run ({e})") from None
-        return CudaSession(module, target=self.name, flavour=self.flavour,
-                           artifact=Path(artifact) if artifact is not None else None)
+        try:
+            plan.build(module)
+        except SbirError:
+            return CudaSession(module, target=self.name, flavour=self.flavour,
+                               artifact=Path(artifact) if artifact is not None else None)
+        from .executor import Executor
+        return Executor(module, flavour=self.flavour)
 
 
 @register_target

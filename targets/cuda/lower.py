@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from sbcompile.ir import Module, Op
+from sbcompile.ir.dialects.io import Input
+from sbcompile.ir.dialects.nn import Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid, SiLU
+from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
+from sbcompile.ir.dialects.spike import Decode, Encode
+from sbcompile.ir.dialects.syn import Dense
+from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
 
 TEMPLATES = "sbcompile.targets.cuda.kernels"
-TORCH_OP_NAMES = {"io.input", "nn.embed", "nn.rmsnorm", "nn.relu", "nn.silu", "nn.sigmoid", "nn.logsigmoid",
-                  "nn.scale", "nn.add", "nn.mul", "nn.route", "nn.fake_quant", "spike.encode", "spike.decode",
-                  "syn.dense", "seq.rope", "seq.gla", "seq.window_attention"}
+# op class -> its PyTorch form in torch_ops.py (the session runs any other op's numpy reference)
+TORCH_FORMS: dict[type, str] = {
+    Embed: "embed", RMSNorm: "rmsnorm", ReLU: "relu", SiLU: "silu", Sigmoid: "sigmoid", LogSigmoid: "logsigmoid",
+    Scale: "scale", Add: "add", Mul: "mul", Route: "route", FakeQuant: "fake_quant", Encode: "spike_encode",
+    Decode: "spike_decode", Dense: "dense", RoPE: "rope", GLA: "gla", WindowAttention: "window_attention",
+}
 
 
 @dataclass
@@ -51,34 +60,22 @@ def _width(op: Op, i: int = 0) -> Any:
 
 
 def plan(module: Module) -> list[Step]:
-    users = module.users()
+    """The op-by-op session's kernel per op; silu·mul is fused where fuse-silu-mul marked it."""
     producers = {r.name: op for op in module.ops for r in op.results}
-    outputs = {v.name for v in module.outputs}
     steps: list[Step] = []
-    fused_into: dict[str, str] = {}  # silu result -> mul result
-    for op in module.ops:
-        if op.name != "nn.silu" or op.results[0].name in outputs:
-            continue
-        us = users.get(op.results[0].name, [])
-        if len(us) == 1 and us[0].name == "nn.mul" and us[0].operands[0].type == us[0].operands[1].type \
-                and us[0].operands[0].name != us[0].operands[1].name:
-            fused_into[op.results[0].name] = us[0].results[0].name
-    silu_of = {mul: silu for silu, mul in fused_into.items()}
     for index, op in enumerate(module.ops):
         p = op.params
-        name = op.results[0].name if op.results else ""
-        step = Step(index, op, "torch" if op.name in TORCH_OP_NAMES else "reference")
-        if op.name in ("spike.encode", "nn.rmsnorm") and p.frac_bits is not None:
+        step = Step(index, op, "torch" if op.isa(Input, *TORCH_FORMS) else "reference")
+        if op.isa(Encode, RMSNorm) and p.frac_bits is not None:
             step.kernel, step.note = "reference", "integer form (frac_bits): its numpy semantics"
-        elif op.name == "spike.encode" and p.static is None and p.group is None and isinstance(_width(op), int):
+        elif op.isa(Encode) and p.static is None and p.group is None and isinstance(_width(op), int):
             step.kernel = "spike_encode"
             step.consts = {"N": _width(op), "K_ENC": p.k, "VTH_MIN": p.vth_min, "VTH_MAX": p.vth_max,
                            "BOUNDS": _bounds(p)}
-        elif op.name == "syn.dense" and op.operands[0].type.kind == "spikes" and p.scale is not None \
+        elif op.isa(Dense) and op.operands[0].type.kind == "spikes" and p.scale is not None \
                 and p.residual is None and op.attrs.get("quant.bits", 8) <= 8 and isinstance(_width(op), int):
             src = producers.get(op.operands[0].name)
-            per_token = src is not None and src.name == "spike.encode" and src.params.static is None \
-                and src.params.group is None
+            per_token = src is not None and src.isa(Encode) and src.params.static is None and src.params.group is None
             k = _width(op)
             if per_token and (p.group is None or p.group >= k):
                 step.kernel, step.consts = "spike_gemm", {"K": k, "N": p.out_features, "HAS_BIAS": p.bias is not None}
@@ -86,23 +83,23 @@ def plan(module: Module) -> list[Step]:
                 step.kernel, step.consts = "spike_gemm_grouped", {"K": k, "N": p.out_features, "HAS_BIAS": p.bias is not None}
             else:
                 step.note = "thresholds per channel group or a weight grouping the kernels do not take"
-        elif op.name == "seq.gla" and _pow2_16(p.head_dim):
+        elif op.isa(GLA) and _pow2_16(p.head_dim):
             step.kernel = "gla"
             step.consts = {"H": p.heads, "HKV": p.kv_heads, "D": p.head_dim, "SCALE": p.scale, "CHUNK": 64}
             step.note = "gla_chunked for prefill, gla_recurrent for one-token decode"
-        elif op.name == "seq.window_attention" and _pow2_16(p.head_dim) and p.sink_k is None:
+        elif op.isa(WindowAttention) and _pow2_16(p.head_dim) and p.sink_k is None:
             step.kernel = "window_attention"
             step.consts = {"H": p.heads, "HKV": p.kv_heads, "D": p.head_dim, "SCALE": p.scale, "WINDOW": p.window}
             step.note = "the kernel runs a prefill from an empty cache; decode and later chunks run in torch"
-        elif op.name == "nn.rmsnorm" and p.weight is not None and isinstance(_width(op), int):
+        elif op.isa(RMSNorm) and p.weight is not None and isinstance(_width(op), int):
             step.kernel = "rmsnorm"
             step.consts = {"D": _width(op), "GROUP": p.group, "EPS": p.eps}
-        elif op.name == "nn.silu" and name in fused_into:
-            step.kernel, step.note = "fused", f"into %{fused_into[name]} (silu_mul)"
-        elif op.name == "nn.mul" and name in silu_of:
-            silu = silu_of[name]
+        elif op.isa(SiLU) and INTO in op.attrs:
+            step.kernel, step.note = "fused", f"into %{op.attrs[INTO]} (silu_mul)"
+        elif op.isa(Mul) and SILU_OPERAND in op.attrs:
+            silu = op.operands[op.attrs[SILU_OPERAND]].name
             step.kernel = "silu_mul"
-            step.consts = {"SILU_OPERAND": 0 if op.operands[0].name == silu else 1, "N": _width(op)}
+            step.consts = {"SILU_OPERAND": op.attrs[SILU_OPERAND], "N": _width(op)}
             step.note = f"silu of %{silu} fused"
         steps.append(step)
     return steps
@@ -202,14 +199,14 @@ def source(step: Step, target: str, flavour: str) -> str:
     consts = {"FLAVOUR": flavour, **step.consts}
     text = "\n".join(f"{k} = {v!r}" for k, v in consts.items())
     note = f"{step.note}.\n" if step.note else ""
-    return _HEADER.format(target=target, index=step.index, result=step.result, opname=step.op.name, note=note) + \
+    return _HEADER.format(target=target, index=step.index, result=step.result, opname=step.op.opdef.name, note=note) + \
         _BODIES[step.kernel].format(pkg=TEMPLATES, consts=text)
 
 
 def gpu_plan(steps: list[Step], target: str, flavour: str) -> dict[str, Any]:
     ops = []
     for s in steps:
-        entry: dict[str, Any] = {"index": s.index, "op": s.op.name, "result": s.result, "kernel": s.kernel}
+        entry: dict[str, Any] = {"index": s.index, "op": s.op.opdef.name, "result": s.result, "kernel": s.kernel}
         if s.source:
             entry["source"] = s.source
         if s.consts:

@@ -15,10 +15,12 @@ import torch
 
 from sbcompile.ir import Module, SbirError
 from sbcompile.ir.activity import SpikeStats, total
-from sbcompile.ir.opdef import lookup
+from sbcompile.ir.dialects.io import Input
+from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.runtime import SpikeArray
 
 from . import lower
+from .executor import Silu
 from .torch_ops import TORCH_OPS, OpState, TorchSpikes, saturate
 
 
@@ -63,15 +65,43 @@ def to_numpy(v: Any) -> Any:
     return v
 
 
+class CudaInterpreter(Interpreter):
+    """The reference interpreter's loop with each op run through its kernel or PyTorch form
+    (`run_op` is the override point); spike statistics come from the GPU's counts."""
+
+    def __init__(self, session: "CudaSession", **kwargs: Any) -> None:
+        self.session = session
+        super().__init__(session.module, **kwargs)
+
+    def run_op(self, index: int, op: Any, d: Any, args: list[Any]) -> list[Any]:
+        s = self.session
+        s.position, s.inputs = self.position, self.inputs
+        step = s.steps[index]
+        try:
+            outs = s._run_op(step, d, args)
+        except SbirError:
+            raise
+        except Exception as e:
+            raise SbirError(f"{d.name} (%{step.result}) on target cuda failed: {type(e).__name__}: {e}", op.where()) from e
+        if self.record_activity:
+            for r, value in zip(op.results, outs):
+                if isinstance(value, TorchSpikes):
+                    stats = self.activity.get(r.name)
+                    if stats is None:
+                        stats = self.activity[r.name] = SpikeStats(value.counts.shape[-1])
+                    stats.add(value.counts.cpu().numpy())
+        return outs
+
+
 class CudaSession:
+    """The op-by-op correctness path (the compiled plan, executor.py, is the fast one)."""
+
     def __init__(self, module: Module, *, target: str = "cuda", flavour: str = "cuda", artifact: Path | None = None,
                  device: str | None = None, record_activity: bool = True,
                  observer: Callable[[Any, list, list], None] | None = None) -> None:
         self.module = module
         self.flavour = flavour
         self.device = device or default_device()
-        self.record_activity = record_activity
-        self.observer = observer
         self.steps = lower.plan(module)
         self.kernels: dict[int, ModuleType] = {}
         for s in self.steps:
@@ -79,16 +109,24 @@ class CudaSession:
                 path = artifact / s.source if artifact is not None else None
                 text = path.read_text() if path is not None and path.exists() else lower.source(s, target, flavour)
                 self.kernels[s.index] = load_source(text, str(path or s.source))
-        self.defs = [lookup(op.name) for op in module.ops]
+        self.defs = [op.opdef for op in module.ops]
         self._weights: dict[tuple[str, str], torch.Tensor] = {}
-        inputs = [op for op in module.ops if op.name == "io.input"]
+        inputs = module.inputs
         self.input_name = inputs[0].params.name if len(inputs) == 1 else None
+        self.interp = CudaInterpreter(self, record_activity=record_activity, observer=self._observe(observer))
         self.reset()
 
+    @staticmethod
+    def _observe(observer: Callable | None) -> Callable | None:
+        """The observer sees every op but a fused one (its value is computed by a later kernel)."""
+        if observer is None:
+            return None
+        return lambda op, args, outs: None if isinstance(outs[0], Silu) else observer(op, args, outs)
+
     def reset(self) -> None:
-        self.states: dict[int, dict[str, Any]] = {}
+        self.interp.reset()
+        self.states = self.interp.states
         self.position = 0
-        self.stats: dict[str, SpikeStats] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.inputs: dict[str, Any] = {}
         self.kernel_calls: dict[str, int] = {}
@@ -121,36 +159,12 @@ class CudaSession:
         return to_numpy(outs[0]) if len(outs) == 1 else [to_numpy(o) for o in outs]
 
     def run(self, **inputs: Any) -> list[Any]:
-        self.inputs = inputs
-        env: dict[str, Any] = {}
-        self.env = env
-        length = None
         with torch.no_grad():
-            for step, d in zip(self.steps, self.defs):
-                op = step.op
-                args = [env.get(v.name) for v in op.operands]
-                try:
-                    outs = self._run_op(step, d, args)
-                except SbirError:
-                    raise
-                except Exception as e:
-                    raise SbirError(f"{op.name} (%{step.result}) on target cuda failed: {type(e).__name__}: {e}",
-                                    op.where()) from e
-                if self.observer is not None and step.kernel != "fused":
-                    self.observer(op, args, outs)
-                for r, value in zip(op.results, outs):
-                    env[r.name] = value
-                    if self.record_activity and isinstance(value, TorchSpikes):
-                        stats = self.stats.get(r.name)
-                        if stats is None:
-                            stats = self.stats[r.name] = SpikeStats(value.counts.shape[-1])
-                        stats.add(value.counts.cpu().numpy())
-                if op.name == "io.input" and length is None:
-                    length = np.shape(outs[0])[0] if np.ndim(outs[0]) else 1
-        self.position += length or 0
-        return [env[v.name] for v in self.module.outputs]
+            outs = self.interp(**inputs)
+        self.position = self.interp.position
+        return outs
 
-    def run_op(self, index: int, args: list[Any], env: dict[str, Any] | None = None) -> list[Any]:
+    def run_one(self, index: int, args: list[Any], env: dict[str, Any] | None = None) -> list[Any]:
         """Run op `index` alone on the given numpy inputs (SpikeArray for spikes) from fresh state,
         as the first chunk of a sequence; returns numpy results. `env` holds other values by name
         (a fused silu_mul reads silu's input from it). For per-op differential tests."""
@@ -167,14 +181,14 @@ class CudaSession:
 
     def _run_op(self, step: lower.Step, d: Any, args: list[Any]) -> list[Any]:
         op, p, kern = step.op, step.op.params, step.kernel
-        if op.name == "io.input":
+        if op.isa(Input):
             x = self.inputs[p.name]
             t = torch.as_tensor(np.asarray(x), device=self.device)
             return [t.to(torch.float32) if t.is_floating_point() else t]
         state = self.states.setdefault(step.index, {})
         ctx = OpState(lambda name: self.weight(name), state, self.position)
-        if kern == "fused":
-            return [None]
+        if kern == "fused":  # the silu of a silu_mul: its input travels to the mul
+            return [Silu(args[0])]
         k = self.kernels.get(step.index)
         out = None
         if kern == "spike_encode":
@@ -198,13 +212,14 @@ class CudaSession:
             out = k.run(args[0].to(torch.float32).contiguous(), self.weight(p.weight, "f32"))
             self._count(kern)
         elif kern == "silu_mul":
-            silu_in = self._silu_input(step)
+            fused = args[step.consts["SILU_OPERAND"]]
+            silu_in = fused.x if isinstance(fused, Silu) else self._silu_input(step)
             other = args[1 - step.consts["SILU_OPERAND"]]
             lhs, rhs = (silu_in, other) if step.consts["SILU_OPERAND"] == 0 else (other, silu_in)
             out = k.run(lhs.to(torch.float32).contiguous(), rhs.to(torch.float32).contiguous())
             self._count(kern)
         if out is None:
-            fn = TORCH_OPS.get(op.name) if kern != "reference" else None
+            fn = TORCH_OPS.get(type(d)) if kern != "reference" else None
             if fn is not None:
                 out = fn(p, args, ctx)
                 self._count("torch")
@@ -224,6 +239,7 @@ class CudaSession:
         return torch.from_numpy(np.ascontiguousarray(r)).to(self.device)
 
     def _silu_input(self, step: lower.Step) -> torch.Tensor:
+        """run_one's silu_mul: silu's input by name from the values it was given."""
         silu_name = step.op.operands[step.consts["SILU_OPERAND"]].name
         silu_op = next(op for op in self.module.ops if op.results and op.results[0].name == silu_name)
         return self.env[silu_op.operands[0].name]
@@ -258,5 +274,6 @@ class CudaSession:
         return o
 
     def activity(self) -> dict[str, Any]:
-        per_op = {name: st.summary() for name, st in self.stats.items()}
-        return {"total": total(self.stats), "ops": per_op, "kernel_calls": dict(self.kernel_calls)}
+        stats = self.interp.activity
+        per_op = {name: st.summary() for name, st in stats.items()}
+        return {"total": total(stats), "ops": per_op, "kernel_calls": dict(self.kernel_calls)}

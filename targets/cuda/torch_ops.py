@@ -15,6 +15,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from .lower import TORCH_FORMS
+
 
 @dataclass
 class TorchSpikes:
@@ -278,9 +280,5 @@ def window_attention(p, args, c):
     return (w @ vh).transpose(0, 1).reshape(q.shape[0], -1)
 
 
-TORCH_OPS: dict[str, Callable[[Any, list, OpState], Any]] = {
-    "nn.embed": embed, "nn.rmsnorm": rmsnorm, "nn.relu": relu, "nn.silu": silu, "nn.sigmoid": sigmoid,
-    "nn.logsigmoid": logsigmoid, "nn.scale": scale, "nn.add": add, "nn.mul": mul, "nn.route": route,
-    "nn.fake_quant": fake_quant, "spike.encode": spike_encode, "spike.decode": spike_decode,
-    "syn.dense": dense, "seq.rope": rope, "seq.gla": gla, "seq.window_attention": window_attention,
-}
+# op class -> its PyTorch form, from lower.TORCH_FORMS (the table that names them, torch-free)
+TORCH_OPS: dict[type, Callable[[Any, list, OpState], Any]] = {cls: globals()[fn] for cls, fn in TORCH_FORMS.items()}

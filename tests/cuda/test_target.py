@@ -45,7 +45,7 @@ def rel(a, b) -> float:
 def module():
     m = tiny_lm(seed=1, hidden=64, heads=2, kv_heads=1, window=4)  # head_dim 32: every kernel applies
     ctx = PassContext(target="cuda", machine=CudaMachine())
-    for p in parse_pipeline("cse,quantize"):
+    for p in parse_pipeline("cse,quantize,fuse-silu-mul"):
         p.run(m, ctx)
         verify(m)
     return m
@@ -96,7 +96,7 @@ def test_every_op_matches_reference(module) -> None:
         step = session.steps[index]
         if step.kernel == "fused" or op.name == "io.input":
             continue
-        (got,) = session.run_op(index, args, env=values)
+        (got,) = session.run_one(index, args, env=values)
         want = outs[0]
         if isinstance(want, SpikeArray):  # spike.encode: counts and thresholds bit for bit
             assert np.array_equal(got.counts, want.counts) and got.counts.dtype == np.int32, op.results[0].name
@@ -117,7 +117,7 @@ def test_every_op_matches_reference(module) -> None:
 
 def test_prefill_and_decode_logits(module) -> None:
     ref = Interpreter(module)
-    session = TARGETS["cuda"]().open(None, module)
+    session = CudaSession(module)
     chunks = [TOKENS[:6], TOKENS[6:7], TOKENS[7:8], TOKENS[:2]]  # prefill, decode, decode, a 2-token chunk
     for chunk in chunks:
         (want,) = ref(tokens=chunk)
@@ -137,7 +137,7 @@ def test_command_line_tiny(tmp_path: Path) -> None:
     assert plan["kernels"]["spike_gemm"] > 0 and (out / "kernels").is_dir()
     run = [*exe, "run", str(out), "--text", "def ", "--generate", "4"]
     got = subprocess.run(run, check=True, cwd=ROOT, capture_output=True, text=True)
-    assert "sbcompile run: cuda:" in got.stderr and len(got.stdout.strip("\n")) >= 1
+    assert "sbcompile run: cuda plan" in got.stderr and len(got.stdout.strip("\n")) >= 1
     if not ON_GPU:  # same greedy tokens as the reference interpreter
         want = subprocess.run([*run, "--target", "ref"], check=True, cwd=ROOT, capture_output=True, text=True)
         assert got.stdout == want.stdout

@@ -1,0 +1,485 @@
+"""Runs a compiled plan (plan.py) on the GPU: weights converted once into the kernels' forms
+(int8 codes, one float32 scale per row, fused GEMMs' weights concatenated), activations in bf16
+(float32 on the CPU, where Triton's interpreter has no bf16 dot), position-wise segments run in
+token chunks, the sequence mixers over the whole sequence, and decode steps captured as one CUDA
+graph. Prefill and decode share `__call__`; states persist between calls as in the interpreter.
+
+Where it differs from the interpreter (the correctness session, session.py, does not):
+activations are bf16 on the GPU; spike counts saturate at ±127 (int8); the per-head spike coding of
+the SWA query divides in float32 instead of float64; RoPE angles are computed on the device."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sbcompile.ir import Module, SbirError
+from sbcompile.ir.activity import SpikeStats, total
+from sbcompile.models.random_weights import SEED_ATTR, random_weight
+from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
+from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
+
+from . import plan as plan_mod
+from .kernels.gla_chunked import gla_chunked
+from .kernels.gla_recurrent import gla_recurrent
+from .kernels.group_quant import group_quant
+from .kernels.rmsnorm import rmsnorm
+from .kernels.rope import rope as rope_kernel
+from .kernels.silu_mul import silu_mul
+from .kernels.spike_encode import spike_encode_int8
+from .kernels.spike_gemm import spike_gemm, spike_gemm_grouped
+from .kernels.window_attention import window_attention
+from .torch_ops import count_bounds
+
+F32 = torch.float32
+CHUNK = 32768
+NO_BOUND = 3.0e38
+
+
+@dataclass
+class Spikes:
+    """Spike counts and their thresholds: int8 counts with V_th [T, 1] (per token), or float counts
+    with V_th [T, groups, 1] (per channel group, SWA's query coding)."""
+
+    counts: torch.Tensor
+    vth: torch.Tensor
+
+    def rows(self, a: int, b: int) -> "Spikes":
+        return Spikes(self.counts[a:b], self.vth[a:b])
+
+
+@dataclass
+class Silu:
+    """An nn.silu fused into its mul (fuse-silu-mul): holds the silu's input."""
+
+    x: torch.Tensor
+
+
+def _rows(v: Any, a: int, b: int) -> Any:
+    return v.rows(a, b) if isinstance(v, Spikes) else Silu(v.x[a:b]) if isinstance(v, Silu) else v[a:b]
+
+
+def _default_device() -> str:
+    if os.environ.get("TRITON_INTERPRET") == "1" or not torch.cuda.is_available():
+        return "cpu"
+    return "cuda"
+
+
+class Executor:
+    """Executes one module's plan. `__call__(tokens)` -> float32 logits [T, vocab] as numpy (the
+    session interface `sbcompile run` uses); `prefill` / `decode` work on device tensors."""
+
+    def __init__(self, module: Module, *, flavour: str = "cuda", device: str | None = None,
+                 dtype: torch.dtype | None = None, chunk: int = CHUNK, graphs: bool = True,
+                 record_activity: bool = True) -> None:
+        self.module, self.flavour = module, flavour
+        self.device = torch.device(device or _default_device())
+        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else F32)
+        self.chunk = chunk
+        self.graphs = graphs and self.device.type == "cuda"
+        self.record_activity = record_activity  # spike statistics of eager runs (a host copy per encode)
+        self.segments = plan_mod.build(module)
+        self.nodes = [n for s in self.segments for n in s.nodes]
+        self.seed = module.attrs.get(SEED_ATTR)
+        self._weights: dict[tuple, Any] = {}
+        self._fan_in = self._fan_ins()
+        inputs = module.inputs
+        if len(inputs) != 1 or len(module.outputs) != 1:
+            raise SbirError(f"module @{module.name}: the cuda plan runs modules with one token input and one output")
+        self.input_name = inputs[0].params.name
+        self.summary = f"{flavour} plan ({self.device.type}, {str(self.dtype)[6:]}, {len(self.segments)} segments)"
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        self.states: dict[int, dict[str, Any]] = {}
+        self.position = 0
+        self.pos = torch.zeros(1, dtype=torch.long, device=self.device)  # the next position, on the device
+        self._graph: tuple | None = None
+        self._decodes = 0
+        self._capturing = False
+        self.stats: dict[str, SpikeStats] = {}
+
+    # ------------------------------------------------------------------ weights
+    def _fan_ins(self) -> dict[str, int]:
+        fan: dict[str, int] = {}
+        for op in self.module.ops:
+            p = op.params
+            width = op.operands[0].type.shape[-1] if op.operands else 0
+            for key in ("weight", "scale", "bias"):
+                name = getattr(p, key, None)
+                if isinstance(name, str) and isinstance(width, int):
+                    fan[name] = width
+        return fan
+
+    def _role(self, name: str) -> str:
+        for op in self.module.ops:
+            p = op.params
+            if getattr(p, "scale", None) == name:
+                return "scale"
+            if getattr(p, "bias", None) == name:
+                return "bias"
+            if getattr(p, "weight", None) == name:
+                if op.isa(plan_mod.Embed):
+                    return "embed"
+                if op.isa(plan_mod.RMSNorm):
+                    return "norm"
+                return "codes" if p.scale is not None else "float"
+        return "other"
+
+    def raw(self, name: str) -> torch.Tensor:
+        """A weight as a device tensor: the stored array, or (shape-only weights of a module with a
+        `weights_seed`) drawn here."""
+        key = ("raw", name)
+        if key not in self._weights:
+            entry = self.module.weights.entry(name)
+            if entry.fake:
+                if self.seed is None:
+                    raise SbirError(f"weight '{name}' has no data (a preset traced without weights); compile "
+                                    f"`random:PRESET[:SEED]` to run it with seeded random weights")
+                t = random_weight(name, entry.shape, entry.dtype, self._role(name), self._fan_in.get(name, 1),
+                                  int(self.seed), self.device)
+            else:
+                t = torch.from_numpy(np.ascontiguousarray(self.module.weights.get(name))).to(self.device)
+            self._weights[key] = t
+        return self._weights[key]
+
+    def weight(self, name: str, form: str) -> torch.Tensor:
+        """`form`: act (activation dtype), f32, i8 (codes), row (float32 scale per output row, [N])."""
+        key = (form, name)
+        if key not in self._weights:
+            w = self.raw(name)
+            self._weights[key] = {"act": lambda: w.to(self.dtype), "f32": lambda: w.to(F32).contiguous(),
+                                  "i8": lambda: w.to(torch.int8).contiguous(),
+                                  "row": lambda: w.to(F32).reshape(-1).contiguous()}[form]()
+            if form == "i8":  # codes are read only as int8: drop the drawn or loaded copy
+                self._weights.pop(("raw", name), None)
+        return self._weights[key]
+
+    def _gemm_weights(self, leader: str) -> tuple:
+        """A fused GEMM's concatenated codes, scales and bias (zeros for members without one), and
+        its members' column blocks."""
+        key = ("gemm", leader)
+        if key not in self._weights:
+            members = [n.op for n in self.nodes if n.op.attrs.get(GEMM_GROUP) == leader]
+            codes = torch.cat([self.weight(m.params.weight, "i8") for m in members])
+            scales = [self.weight(m.params.scale, "f32") for m in members]
+            grouped = any(s.shape[-1] > 1 for s in scales)
+            scale = torch.cat(scales).contiguous() if grouped else torch.cat([s.reshape(-1) for s in scales])
+            bias = None
+            if any(m.params.bias is not None for m in members):
+                bias = torch.cat([self.weight(m.params.bias, "f32").reshape(-1) if m.params.bias is not None else
+                                  torch.zeros(m.params.out_features, dtype=F32, device=self.device) for m in members])
+            blocks, at = [], 0
+            for m in members:
+                blocks.append((m.results[0].name, at, at + m.params.out_features))
+                at += m.params.out_features
+                for form, name in (("i8", m.params.weight), ("f32", m.params.scale), ("f32", m.params.bias)):
+                    self._weights.pop((form, name), None)  # the members' own copies: only the fused form runs
+            self._weights[key] = (codes, scale, bias, grouped, blocks)
+        return self._weights[key]
+
+    # ------------------------------------------------------------------ running
+    def __call__(self, tokens: np.ndarray | None = None, **inputs: Any) -> np.ndarray:
+        ids = np.asarray(tokens if tokens is not None else inputs[self.input_name])
+        t = torch.as_tensor(ids.astype(np.int64), device=self.device)
+        out = self.decode(t) if t.shape[0] == 1 and self.position > 0 else self.prefill(t)
+        return out.float().cpu().numpy()
+
+    def prefill(self, ids: torch.Tensor, last_only: bool = False) -> torch.Tensor:
+        """Run `ids` [T] from the current position; -> the output for every token (or the last)."""
+        with torch.no_grad():
+            out = self._run(ids, last_only)
+        self.position += ids.shape[0]
+        self.pos.fill_(self.position)
+        return out
+
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """One token [1]; on a GPU, the second and later steps replay one CUDA graph of the step."""
+        if not self.graphs:
+            return self.prefill(ids)
+        if self._graph is None and self._decodes >= 1:
+            self._capture(ids)
+        self._decodes += 1
+        if self._graph is None:
+            return self.prefill(ids)
+        graph, static_ids, static_out = self._graph
+        static_ids.copy_(ids)
+        graph.replay()
+        self.position += 1
+        return static_out
+
+    def _step(self, ids: torch.Tensor) -> torch.Tensor:
+        out = self._run(ids, False)
+        self.pos += 1
+        return out
+
+    def _capture(self, ids: torch.Tensor) -> None:
+        static_ids = ids.clone()
+        saved = {i: {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in s.items()}
+                 for i, s in self.states.items()}
+        pos = self.pos.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        self._capturing = True  # neither the warm-up nor the capture counts spikes
+        try:
+            with torch.no_grad(), torch.cuda.stream(stream):
+                self._step(static_ids)  # warm-up on a side stream, as CUDA graphs require
+            torch.cuda.current_stream().wait_stream(stream)
+            self._restore(saved, pos)
+            graph = torch.cuda.CUDAGraph()
+            with torch.no_grad(), torch.cuda.graph(graph):
+                static_out = self._step(static_ids)
+        finally:
+            self._capturing = False
+        self._restore(saved, pos)
+        self._graph = (graph, static_ids, static_out)
+
+    def _restore(self, saved: dict, pos: torch.Tensor) -> None:
+        for i, s in saved.items():
+            for k, v in s.items():
+                if isinstance(v, torch.Tensor):
+                    self.states[i][k].copy_(v)
+        self.pos.copy_(pos)
+
+    def _run(self, ids: torch.Tensor, last_only: bool) -> torch.Tensor:
+        t = ids.shape[0]
+        full: dict[str, Any] = {self.module.inputs[0].results[0].name: ids}
+        self._t = t
+        for si, seg in enumerate(self.segments):
+            if seg.mixer:
+                for n in seg.nodes:
+                    full[n.result] = getattr(self, n.rule)(n, [full[v.name] for v in n.op.operands], 0)
+            else:
+                tail = last_only and si == len(self.segments) - 1
+                spans = [(t - 1, t)] if tail else [(a, min(a + self.chunk, t)) for a in range(0, t, self.chunk)]
+                self._segment(seg, full, spans, t)
+            for name in seg.drop:
+                full.pop(name, None)
+        return full[self.module.outputs[0].name]
+
+    def _segment(self, seg: plan_mod.Segment, full: dict[str, Any], spans: list[tuple[int, int]], t: int) -> None:
+        whole = spans == [(0, t)]
+        for a, b in spans:
+            env: dict[str, Any] = {}
+            for n in seg.nodes:
+                if n.result in env or n.op.isa(plan_mod.Input):  # a fused GEMM member (computed with its
+                    continue  # leader), or the token input (in `full`)
+                args = [env[v.name] if v.name in env else (full[v.name] if whole else _rows(full[v.name], a, b))
+                        for v in n.op.operands]
+                out = getattr(self, n.rule)(n, args, a)
+                if isinstance(out, dict):
+                    env.update(out)
+                else:
+                    env[n.result] = out
+            for name in seg.keep:
+                if whole or len(spans) == 1:
+                    full[name] = env[name]
+                else:
+                    self._store(full, name, env[name], a, b, t)
+
+    def _store(self, full: dict[str, Any], name: str, v: Any, a: int, b: int, t: int) -> None:
+        if isinstance(v, Spikes):
+            if name not in full:
+                full[name] = Spikes(v.counts.new_empty((t, *v.counts.shape[1:])), v.vth.new_empty((t, *v.vth.shape[1:])))
+            full[name].counts[a:b], full[name].vth[a:b] = v.counts, v.vth
+            return
+        if isinstance(v, Silu):
+            v = v.x
+            if name not in full:
+                full[name] = Silu(v.new_empty((t, *v.shape[1:])))
+            full[name].x[a:b] = v
+            return
+        if name not in full:
+            full[name] = v.new_empty((t, *v.shape[1:]))
+        full[name][a:b] = v
+
+    # ------------------------------------------------------------------ rules (plan.RULES)
+    def embed(self, n, args, a):
+        return self.weight(n.op.params.weight, "act")[args[0].long()]
+
+    def rmsnorm(self, n, args, a):
+        p = n.op.params
+        w = self.weight(p.weight, "f32") if p.weight is not None else \
+            torch.ones(p.group or args[0].shape[-1], dtype=F32, device=self.device)
+        return rmsnorm(args[0], w, p.eps, p.group, flavour=self.flavour)
+
+    def encode(self, n, args, a):
+        p, x = n.op.params, args[0]
+        if p.group is None:
+            s, vth, _ = spike_encode_int8(x, p.k, vth_min=p.vth_min, vth_max=p.vth_max, flavour=self.flavour)
+            bounds = count_bounds(p)
+            if bounds is not None:
+                s = torch.clamp(s, *bounds)
+            self._record(n, s)
+            return Spikes(s, vth)
+        lo, hi = count_bounds(p) or (-NO_BOUND, NO_BOUND)  # per channel group (SWA's query), float32 math
+        s, vth = group_quant(x, p.group, amax=False, div=p.k, lo=p.vth_min, hi=p.vth_max, qlo=lo, qhi=hi,
+                             dequant=False, out_dtype=F32, flavour=self.flavour)
+        self._record(n, s)
+        return Spikes(s.reshape(x.shape[0], -1, p.group), vth)
+
+    def _record(self, n: plan_mod.Node, counts: torch.Tensor) -> None:
+        if self.record_activity and not self._capturing:
+            stats = self.stats.setdefault(n.result, SpikeStats(counts.shape[-1]))
+            stats.add(counts.to(torch.int32).cpu().numpy())
+
+    def spike_decode(self, n, args, a):
+        s = args[0]
+        if s.vth.ndim == 3:
+            return (s.counts * s.vth).reshape(s.counts.shape[0], -1).to(self.dtype)
+        return (s.counts.to(F32) * s.vth).to(self.dtype)
+
+    def dense(self, n, args, a):
+        p, x = n.op.params, args[0]
+        leader = n.op.attrs.get(GEMM_GROUP)
+        if leader is not None:
+            codes, scale, bias, grouped, blocks = self._gemm_weights(leader)
+            y = self._spike_gemm(x, codes, scale, bias, grouped)
+            return {name: y[:, lo:hi] for name, lo, hi in blocks}
+        if isinstance(x, Spikes) and p.scale is not None:
+            scale = self.weight(p.scale, "f32")
+            bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
+            return self._spike_gemm(x, self.weight(p.weight, "i8"), scale if scale.shape[-1] > 1 else scale.reshape(-1),
+                                    bias, scale.shape[-1] > 1)
+        if isinstance(x, Spikes):
+            x = self.spike_decode(n, [x], a)
+        w = self.weight(p.weight, "act")
+        if p.scale is not None:
+            w = self._dequant(p)
+        return F.linear(x.to(self.dtype), w, self.weight(p.bias, "act") if p.bias is not None else None)
+
+    def _dequant(self, p) -> torch.Tensor:
+        key = ("dequant", p.weight)
+        if key not in self._weights:
+            s = self.weight(p.scale, "f32")
+            g = p.group or self.weight(p.weight, "i8").shape[1]
+            w = self.weight(p.weight, "i8").to(F32) * torch.repeat_interleave(s, g, dim=1)[:, :self.weight(p.weight, "i8").shape[1]]
+            self._weights[key] = w.to(self.dtype)
+        return self._weights[key]
+
+    def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool) -> torch.Tensor:
+        if x.vth.ndim != 2:
+            raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
+        fn = spike_gemm_grouped if grouped else spike_gemm
+        return fn(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour)
+
+    def relu(self, n, args, a):
+        return torch.clamp_min(args[0], 0)
+
+    def silu(self, n, args, a):
+        if INTO in n.op.attrs:
+            return Silu(args[0])
+        return F.silu(args[0].to(F32)).to(args[0].dtype)
+
+    def sigmoid(self, n, args, a):
+        return torch.sigmoid(args[0].to(F32)).to(args[0].dtype)
+
+    def logsigmoid(self, n, args, a):
+        return F.logsigmoid(args[0].to(F32))  # gates stay float32 (GLA's decay)
+
+    def scale(self, n, args, a):
+        return args[0] * n.op.params.factor
+
+    def add(self, n, args, a):
+        return args[0] + args[1]
+
+    def mul(self, n, args, a):
+        which = n.op.attrs.get(SILU_OPERAND)
+        if which is not None and isinstance(args[which], Silu):
+            return silu_mul(args[which].x, args[1 - which], flavour=self.flavour)
+        return args[0] * args[1]
+
+    def fake_quant(self, n, args, a):
+        p, x = n.op.params, args[0]
+        qmax = float(2 ** (p.bits - 1) - 1)
+        y, _ = group_quant(x, p.group, amax=True, div=qmax, lo=1e-12, hi=NO_BOUND, qlo=-qmax - 1, qhi=qmax,
+                           dequant=True, out_dtype=x.dtype, flavour=self.flavour)
+        return y
+
+    def rope(self, n, args, a):
+        p, x = n.op.params, args[0]
+        d = p.head_dim
+        key = ("inv_freq", d, p.theta)
+        if key not in self._weights:
+            self._weights[key] = 1.0 / p.theta ** (torch.arange(0, d, 2, device=self.device, dtype=F32) / d)
+        return rope_kernel(x, self.pos, a, self._weights[key], p.heads, flavour=self.flavour)
+
+    def gla(self, n, args, a):
+        p = n.op.params
+        q, k, v, g = args
+        t = q.shape[0]
+        st = self.states.setdefault(n.index, {})
+        if "S" not in st:
+            st["S"] = torch.zeros((1, p.kv_heads, p.head_dim, p.head_dim), dtype=F32, device=self.device)
+        hq, hk = (1, t, p.heads, p.head_dim), (1, t, p.kv_heads, p.head_dim)
+        if t == 1:
+            o, _ = gla_recurrent(q.reshape(1, p.heads, p.head_dim), k.reshape(1, p.kv_heads, p.head_dim),
+                                 v.reshape(1, p.kv_heads, p.head_dim), g.to(F32).reshape(1, p.kv_heads, p.head_dim),
+                                 st["S"], p.scale, inplace=True, flavour=self.flavour)
+        else:
+            o, s = gla_chunked(q.reshape(hq), k.reshape(hk), v.reshape(hk), g.to(F32).reshape(hk), p.scale,
+                               st["S"], flavour=self.flavour)
+            st["S"].copy_(s)
+        return o.reshape(t, -1)
+
+    def window_attention(self, n, args, a):
+        p = n.op.params
+        q, k, v = args
+        t, w = q.shape[0], p.window
+        st = self.states.get(n.index)
+        if st is None:
+            size = w if w is not None else None
+            if size is None:
+                raise SbirError("the cuda plan's window attention needs a window (full attention: the correctness session)")
+            st = self.states[n.index] = {
+                "k": torch.zeros((1, p.kv_heads, size, p.head_dim), dtype=self.dtype, device=self.device),
+                "v": torch.zeros((1, p.kv_heads, size, p.head_dim), dtype=self.dtype, device=self.device),
+                "mask": torch.full((size,), float("-inf"), dtype=self.dtype, device=self.device)}
+        if t == 1 and self._t == 1:
+            return self._window_step(p, st, q, k, v)
+        if self.position == 0:
+            o = window_attention(q.reshape(1, t, p.heads, p.head_dim), k.reshape(1, t, p.kv_heads, p.head_dim),
+                                 v.reshape(1, t, p.kv_heads, p.head_dim), w, p.scale, flavour=self.flavour)
+            o = o.reshape(t, -1)
+        else:
+            o = self._window_torch(p, st, q, k, v)
+        keep = min(t, w - 1)
+        slots = torch.arange(self.position + t - keep, self.position + t, device=self.device) % w
+        st["k"][0, :, slots] = k[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
+        st["v"][0, :, slots] = v[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
+        st["mask"][slots] = 0
+        return o
+
+    def _window_step(self, p, st, q, k, v) -> torch.Tensor:
+        """One query: write the key at slot pos mod window, attend the ring (empty slots masked)."""
+        w, rep = p.window, p.heads // p.kv_heads
+        slot = self.pos % w
+        st["k"].index_copy_(2, slot, k.reshape(1, p.kv_heads, 1, p.head_dim).to(self.dtype))
+        st["v"].index_copy_(2, slot, v.reshape(1, p.kv_heads, 1, p.head_dim).to(self.dtype))
+        st["mask"].index_fill_(0, slot, 0)
+        qq = q.reshape(1, p.kv_heads, rep, p.head_dim).to(self.dtype)
+        mask = st["mask"].view(1, 1, 1, w).expand(1, p.kv_heads, rep, w)
+        o = F.scaled_dot_product_attention(qq, st["k"], st["v"], attn_mask=mask, scale=p.scale)
+        return o.reshape(1, -1)
+
+    def _window_torch(self, p, st, q, k, v) -> torch.Tensor:
+        """A later prefill chunk against the ring (rare: `sbcompile run` prefills once), float32."""
+        from .torch_ops import OpState, window_attention as reference
+        w = p.window
+        n_past = min(self.position, w - 1)
+        slots = torch.arange(self.position - n_past, self.position, device=self.device) % w
+        past_k = st["k"][0, :, slots].transpose(0, 1).reshape(n_past, -1).to(F32)
+        past_v = st["v"][0, :, slots].transpose(0, 1).reshape(n_past, -1).to(F32)
+        ctx = OpState(lambda name: None, {"k": past_k, "v": past_v}, self.position)
+        return reference(p, [q.to(F32), k.to(F32), v.to(F32)], ctx).to(self.dtype)
+
+    def activity(self) -> dict[str, Any]:
+        """Spike statistics of the eager runs (CUDA-graph replays are not counted)."""
+        return {"total": total(self.stats), "ops": {k: s.summary() for k, s in self.stats.items()}}
+
