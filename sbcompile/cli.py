@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sbcompile import __version__
 from sbcompile.artifact import atomic_directory, write_module, write_report
+from sbcompile.failures import OneLineParser, guarded
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
 from sbcompile.plugins import load_plugin_module
@@ -31,7 +32,7 @@ file:line:col: error: message, with exit status 1.
 
 
 def compile_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         prog="sbcompile", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
         description="Compile a spiking network (a SpikingBrain model or any SNN) to a target.\n"
                     "`sbcompile run OUT ...` runs a compiled artifact; see `sbcompile run --help`.")
@@ -232,16 +233,11 @@ def compile_main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    try:
+
+    def entry() -> int:
         if argv and argv[0] == "run":
             from sbcompile.run import run_main
 
             return run_main(argv[1:])
         return compile_main(compile_parser().parse_args(argv))
-    except SbirError as e:
-        where = f"{e.loc}: error: " if e.loc else "sbcompile: error: "
-        print(where + e.message, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("sbcompile: interrupted", file=sys.stderr)
-        return 130
+    return guarded(entry)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from sbcompile.artifact import MODULE_FILE, REPORT_JSON
+from sbcompile.failures import OneLineParser
 from sbcompile.ir import Module, SbirError, verify
 
 EXAMPLES = """\
@@ -24,7 +25,7 @@ A tokens file holds whitespace-separated integers. --text needs a byte-level mod
 
 
 def run_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="sbcompile run", description="Run a compiled artifact on its target.",
+    ap = OneLineParser(prog="sbcompile run", description="Run a compiled artifact on its target.",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     ap.add_argument("artifact", type=Path, help="an output directory written by `sbcompile ... -o OUT`")
     src = ap.add_mutually_exclusive_group(required=True)

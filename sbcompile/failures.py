@@ -1,0 +1,76 @@
+"""The one place where a failure becomes what the user reads: a single line on stderr and a
+non-zero exit status, never a traceback. The project's own errors (`SbirError`) already say
+what went wrong and where; anything else is a bug or an unforeseen input, reported as one line
+that names the exception and the innermost line of sbcompile code it passed through."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, NoReturn
+
+from sbcompile.ir import SbirError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # sbcompile/, ir/, passes/, targets/ live here
+
+
+def error_line(e: BaseException) -> str:
+    """The one line that reports `e`."""
+    if isinstance(e, SbirError):
+        return (f"{e.loc}: error: " if e.loc else "sbcompile: error: ") + e.message.replace("\n", "; ")
+    if isinstance(e, RecursionError):
+        return f"sbcompile: error: input nested too deeply to process (Python recursion limit){_where(e)}"
+    if isinstance(e, MemoryError):
+        return f"sbcompile: error: out of memory{_where(e)}"
+    text = " ".join(str(e).split()) or "-"
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"sbcompile: internal error: {type(e).__name__}: {text}{_where(e)} (please report this)"
+
+
+def _where(e: BaseException) -> str:
+    """` at FILE:LINE in FUNCTION`: the innermost frame of this project's code, else the innermost."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return ""
+    ours = [f for f in frames if _is_ours(f.filename)]
+    f = (ours or frames)[-1]
+    path = Path(f.filename)
+    try:
+        shown = path.resolve().relative_to(_PACKAGE_ROOT)
+    except ValueError:
+        shown = path.name
+    return f" at {shown}:{f.lineno} in {f.name}"
+
+
+def _is_ours(filename: str) -> bool:
+    try:
+        Path(filename).resolve().relative_to(_PACKAGE_ROOT)
+    except ValueError:
+        return False
+    return ".venv" not in filename and "site-packages" not in filename
+
+
+def guarded(entry: Callable[[], int]) -> int:
+    """Run a command's entry point; every failure ends as one line and an exit status."""
+    try:
+        return entry()
+    except KeyboardInterrupt:
+        print("sbcompile: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001  the last line of defence: no traceback reaches a user
+        print(error_line(e), file=sys.stderr)
+        return EXIT_ERROR
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line too (exit status 2, as argparse's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
