@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from sbcompile.artifact import MODULE_FILE, REPORT_JSON
 from sbcompile.failures import OneLineParser
-from sbcompile.ir import Module, SbirError, verify
+from sbcompile.ir import Module, SbirError, Type, verify
+from sbcompile.ir.types import is_int
+
+if TYPE_CHECKING:
+    from sbcompile.targets.base import Session
 
 EXAMPLES = """\
 examples:
@@ -51,51 +58,168 @@ def load_artifact(directory: Path) -> tuple[Module, str]:
         raise SbirError(f"{directory}: not an sbcompile output directory (no {MODULE_FILE})")
     module = load_sbir(directory / MODULE_FILE)
     verify(module)
-    target = "ref"
-    if (directory / REPORT_JSON).exists():
-        target = json.loads((directory / REPORT_JSON).read_text()).get("target", "ref")
-    return module, target
+    return module, compiled_target(directory)
+
+
+def compiled_target(directory: Path) -> str:
+    """The target named by the artifact's report.json (ref when there is none)."""
+    path = directory / REPORT_JSON
+    if not path.exists():
+        return "ref"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SbirError(f"{path}: not a readable report ({e})") from None
+    target = report.get("target", "ref") if isinstance(report, dict) else None
+    if not isinstance(target, str):
+        raise SbirError(f"{path}: expected a JSON object whose 'target' is a name, got {str(report)[:60]}")
+    return target
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Option values that no artifact can make right, refused before anything is loaded."""
+    if args.generate < 0:
+        raise SbirError(f"--generate must be 0 or more tokens, got {args.generate}")
+    if args.text == "":
+        raise SbirError("--text is empty: give at least one character of prompt")
+    if args.inputs is not None and (args.generate or args.save_logits):
+        raise SbirError("--generate and --save-logits drive token models; with --inputs use --save-outputs")
+    if args.inputs is None and args.save_outputs:
+        raise SbirError("--save-outputs goes with --inputs (a token model saves --save-logits)")
+    for flag, path in (("--save-logits", args.save_logits), ("--save-outputs", args.save_outputs)):
+        if path is not None:
+            check_writable_file(path, flag)
+
+
+def check_writable_file(path: Path, flag: str) -> None:
+    """A file the run will write: its folder must exist and be writable, and it must not be a folder."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
+    if not folder.is_dir():
+        raise SbirError(f"{flag} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise SbirError(f"{flag} {path}: folder {folder} is not writable")
+
+
+def the_input(module: Module) -> Type:
+    """The type of the module's one input (what `run` feeds)."""
+    inputs = module.inputs
+    if len(inputs) != 1 or len(module.outputs) != 1:
+        raise SbirError(f"module @{module.name}: `run` drives modules with one input and one output "
+                        f"(this one has {len(inputs)} inputs, {len(module.outputs)} outputs)")
+    return inputs[0].results[0].type
 
 
 def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
+    """The prompt's token ids, checked against the module: a token input, ids inside the vocabulary."""
+    t = the_input(module)
+    if t.rank != 1 or not is_int(t.dtype):
+        raise SbirError(f"module @{module.name} takes {t}, not token ids: run it with --inputs FILE.npy")
     if args.text is not None:
         if module.attrs.get("tokenizer") != "bytes":
             raise SbirError(f"module @{module.name} has no byte-level tokenizer; give --tokens FILE")
-        return np.frombuffer(args.text.encode("utf-8"), np.uint8).astype(np.int32)
+        tokens = np.frombuffer(args.text.encode("utf-8"), np.uint8).astype(np.int32)
+    else:
+        try:
+            ids = [int(t) for t in args.tokens.read_text().split()]
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise SbirError(f"{args.tokens}: cannot read token ids ({e})") from None
+        if not ids:
+            raise SbirError(f"{args.tokens}: no token ids in the file")
+        tokens = np.array(ids, np.int64)
+    vocab = module.attrs.get("vocab")
+    low, high = (0, vocab) if isinstance(vocab, int) else (0, 2**31)
+    if tokens.min() < low or tokens.max() >= high:
+        raise SbirError(f"token ids must lie in [{low}, {high}); got {tokens.min()}..{tokens.max()}")
+    return tokens.astype(np.int32)
+
+
+def input_array(path: Path, module: Module) -> np.ndarray:
+    """An --inputs array, checked against the module's input type: rank, static widths, finite values."""
+    t = the_input(module)
     try:
-        ids = [int(t) for t in args.tokens.read_text().split()]
-    except (OSError, ValueError) as e:
-        raise SbirError(f"{args.tokens}: cannot read token ids ({e})") from None
-    if not ids:
-        raise SbirError(f"{args.tokens}: no token ids in the file")
-    return np.array(ids, np.int32)
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise SbirError(f"{path}: cannot read a .npy array ({e})") from None
+    want = "[time, " + ", ".join(map(str, t.shape[1:])) + "]"
+    if x.ndim != t.rank or x.shape[0] < 1 or any(isinstance(d, int) and d != n for d, n in zip(t.shape[1:], x.shape[1:])):
+        raise SbirError(f"{path}: array of shape {list(x.shape)} does not match the module's input "
+                        f"{t} (expected {want}, time at least 1)")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise SbirError(f"{path}: array of {x.dtype}, expected numbers")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise SbirError(f"{path}: the array holds NaN or infinite values")
+    return x
+
+
+def warn_past_context(module: Module, tokens: int) -> None:
+    """A prompt longer than the context the model was trained on still runs, with a warning."""
+    context = module.attrs.get("context")
+    if isinstance(context, int) and tokens > context:
+        print(f"sbcompile run: warning: {tokens} tokens exceed the {context} tokens @{module.name} was trained on; "
+              "outputs past that are extrapolation", file=sys.stderr)
+
+
+def in_output_layout(out: np.ndarray, module: Module, steps: int) -> np.ndarray:
+    """Every target's output as the module's output type states it, with `seq` = steps: the ref
+    and loihi2 targets give the same array for the same network."""
+    dims = module.outputs[0].type.shape[1:]
+    if all(isinstance(d, int) for d in dims):
+        shape = (steps, *dims)
+        if out.size != int(np.prod(shape)):
+            raise SbirError(f"the target returned {list(out.shape)} for an output of type {module.outputs[0].type} "
+                            f"over {steps} steps")
+        return out.reshape(shape)
+    return out
+
+
+def open_session(target_name: str, args: argparse.Namespace, module: Module) -> Session:
+    from sbcompile.targets import TARGETS
+
+    if target_name not in TARGETS:
+        raise SbirError(f"unknown target '{target_name}'; available targets: {', '.join(sorted(TARGETS))}")
+    return TARGETS[target_name](hardware=args.hardware).open(args.artifact, module)
+
+
+@contextmanager
+def running(session: Session) -> Iterator[Session]:
+    """The session, shut down however the block ends (Lava's processes would otherwise outlive it)."""
+    try:
+        yield session
+    finally:
+        close = getattr(session, "close", None)
+        if close is not None:
+            close()
 
 
 def run_main(argv: list[str]) -> int:
-    from sbcompile.targets import TARGETS
-
     args = run_parser().parse_args(argv)
+    check_run_options(args)
     module, target_name = load_artifact(args.artifact)
     target_name = args.target or target_name
-    if target_name not in TARGETS:
-        raise SbirError(f"unknown target '{target_name}'; available targets: {', '.join(sorted(TARGETS))}")
-    target = TARGETS[target_name](hardware=args.hardware)
-    session = target.open(args.artifact, module)
     if args.inputs is not None:
-        return run_inputs(args, session, target_name)
+        x = input_array(args.inputs, module)
+        with running(open_session(target_name, args, module)) as session:
+            return run_inputs(args, session, target_name, x, module)
     tokens = prompt_tokens(args, module)
-    vocab = module.attrs.get("vocab")
-    if isinstance(vocab, int) and (tokens.min() < 0 or tokens.max() >= vocab):
-        raise SbirError(f"token ids must lie in [0, {vocab}); got {tokens.min()}..{tokens.max()}")
+    warn_past_context(module, len(tokens) + args.generate)
+    with running(open_session(target_name, args, module)) as session:
+        return run_tokens(args, session, target_name, tokens, module)
+
+
+def run_tokens(args: argparse.Namespace, session: Session, target_name: str, tokens: np.ndarray, module: Module) -> int:
+    """Prefill the prompt, then generate greedily token by token."""
     t0 = time.perf_counter()
-    logits = [session(tokens)]
+    logits = [in_output_layout(np.asarray(session(tokens)), module, len(tokens))]
     t_prefill = time.perf_counter() - t0
     generated: list[int] = []
     t1 = time.perf_counter()
     for i in range(args.generate):
         generated.append(int(np.argmax(logits[-1][-1])))
         if i + 1 < args.generate:  # the last token's own logits are not needed
-            logits.append(session(np.array(generated[-1:], np.int32)))
+            logits.append(in_output_layout(np.asarray(session(np.array(generated[-1:], np.int32))), module, 1))
     t_decode = time.perf_counter() - t1
     if args.save_logits:
         np.save(args.save_logits, np.concatenate(logits).astype(np.float32))
@@ -112,14 +236,10 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-def run_inputs(args: argparse.Namespace, session, target_name: str) -> int:
+def run_inputs(args: argparse.Namespace, session: Session, target_name: str, x: np.ndarray, module: Module) -> int:
     """Run a non-token module (a spiking network) on an array of inputs, time first."""
-    try:
-        x = np.load(args.inputs, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
     t0 = time.perf_counter()
-    out = np.asarray(session(x.astype(np.float32)))
+    out = in_output_layout(np.asarray(session(x)), module, x.shape[0])
     took = time.perf_counter() - t0
     if args.save_outputs:
         np.save(args.save_outputs, out.astype(np.float32))
