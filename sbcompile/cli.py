@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
+import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Iterable
 
 from sbcompile import __version__
-from sbcompile.artifact import atomic_directory, write_module, write_report
+from sbcompile.artifact import atomic_directory, check_output_directory, write_module, write_report, write_timings
 from sbcompile.failures import OneLineParser, guarded
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
@@ -113,7 +117,9 @@ def list_targets() -> str:
                    for name in sorted(TARGETS))
 
 
-def build_report(module: Module, target: str, pipeline: str, timings: dict[str, float], extra: dict) -> dict:
+def build_report(module: Module, target: str, pipeline: str, extra: dict) -> dict:
+    """What was compiled and what the passes found; nothing that varies from run to run (timings
+    go to timings.json)."""
     return {
         "module": module.name,
         "target": target,
@@ -122,7 +128,6 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,
-        "timings": {k: round(v, 6) for k, v in timings.items()},
     }
 
 
@@ -170,18 +175,19 @@ def compile_main(args: argparse.Namespace) -> int:
     if args.input is None:
         raise SbirError("no input given (try `sbcompile --help`)")
     if args.target not in TARGETS:
-        raise SbirError(f"unknown target '{args.target}'; available targets: {', '.join(sorted(TARGETS))}")
+        raise SbirError(f"unknown target '{args.target}'{did_you_mean(args.target, TARGETS)}; "
+                        f"available targets: {', '.join(sorted(TARGETS))}")
     target = TARGETS[args.target](system=args.system, system_set=args.system_set)
     passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
     passes += parse_pipeline(target.legalize)
     emit = args.emit or ("artifact" if args.output else "ir")
     if emit in ("artifact", "nir") and not args.output:
         raise SbirError(f"--emit {emit} needs an output (-o OUT{' or -o FILE.nir' if emit == 'nir' else ''})")
+    check_compile_options(args, passes, emit)
+    machine = target.machine()  # a bad --system or --system-set is found before any tracing
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    if args.k <= 0:
-        raise SbirError(f"--k must be positive, got {args.k}")
     module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
     if args.dt is not None:
         from sbcompile.frontend.nir_import import set_dt
@@ -199,10 +205,10 @@ def compile_main(args: argparse.Namespace) -> int:
         instruments.append(DumpIR(args.dump_ir))
     if args.time_passes:
         instruments.append(TimePasses())
-    ctx = PassContext(target=target.name, machine=target.machine())
+    ctx = PassContext(target=target.name, machine=machine)
     with progress_bar(f"sbcompile {Path(args.input).name}") as progress:
         ctx.progress = progress
-        pass_times = PassManager(passes, instruments, args.reproducer_dir).run(module, ctx)
+        pass_times = PassManager(passes, instruments, args.reproducer_dir, reproducer_flags(args)).run(module, ctx)
     timings.update({f"pass {k}": v for k, v in pass_times.items()})
 
     if emit == "ir" and not args.output:
@@ -225,10 +231,83 @@ def compile_main(args: argparse.Namespace) -> int:
             write_nir(module, out / "module.nir")
         pictures = draw_pictures(args, module, ctx, out)
         timings["emit"] = time.perf_counter() - t1
-        write_report(build_report(module, target.name, format_pipeline(passes), timings,
+        write_report(build_report(module, target.name, format_pipeline(passes),
                                   {**ctx.report, "pictures": pictures} if pictures else ctx.report), out)
+        write_timings(timings, out)
     print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)
     return 0
+
+
+def check_compile_options(args: argparse.Namespace, passes: list, emit: str) -> None:
+    """Every option and path checked before the (possibly long) frontend runs."""
+    from sbcompile.passes import PASSES
+
+    for flag, value in (("--k", args.k), ("--dt", args.dt)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SbirError(f"{flag} must be a positive finite number, got {value}")
+    known = {p.name for p in passes}
+    for flag in ("print_ir_after", "print_ir_before"):
+        for name in sorted(_names(getattr(args, flag)) or ()):
+            if name not in PASSES:
+                raise SbirError(f"--{flag.replace('_', '-')}: unknown pass '{name}'{did_you_mean(name, PASSES)}")
+            if name not in known:
+                raise SbirError(f"--{flag.replace('_', '-')}: pass '{name}' is not in the pipeline "
+                                f"({', '.join(p.name for p in passes)})")
+    if args.output is not None:
+        if emit == "nir" and args.output.suffix == ".nir":
+            check_file_output(args.output, "-o")
+        else:
+            check_output_directory(args.output)
+    for flag, folder in (("--dump-ir", args.dump_ir), ("--reproducer-dir", args.reproducer_dir)):
+        if folder is not None:
+            check_folder_output(folder, flag)
+    for flag, path in (("--config", args.config), ("--raster-text", args.raster_text)):
+        if path is not None and not Path(path).is_file():
+            raise SbirError(f"{flag} {path}: no such file")
+    for p in passes:  # pass options that name input files (calibrate{text=...}, evaluate{text=...})
+        text = getattr(p, "text", "")
+        if text and not Path(text).is_file():
+            raise SbirError(f"pass '{p.name}' option text={text}: no such file")
+
+
+def check_folder_output(folder: Path, flag: str) -> None:
+    """A folder sbcompile writes into: an existing writable folder, or one it can create."""
+    if folder.exists() and not folder.is_dir():
+        raise SbirError(f"{flag} {folder}: exists and is not a directory")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SbirError(f"{flag} {folder}: cannot create it: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SbirError(f"{flag} {folder}: {existing} is not writable")
+
+
+def check_file_output(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
+    check_folder_output(path.parent if str(path.parent) else Path("."), flag)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def reproducer_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """The options a reproducer's command repeats so that the failing pass sees what it saw."""
+    flags = ["-t", args.target]
+    if args.system:
+        flags += ["--system", args.system]
+    for item in args.system_set or []:
+        flags += ["--system-set", item]
+    for module_name in args.plugin:
+        flags += ["--plugin", module_name]
+    if args.no_verify:
+        flags.append("--no-verify")
+    if args.reproducer_dir:
+        flags += ["--reproducer-dir", str(args.reproducer_dir)]
+    return tuple(flags)
 
 
 def main(argv: list[str] | None = None) -> int:

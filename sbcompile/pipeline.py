@@ -4,6 +4,7 @@ and the rest of the pipeline — whose path the error names."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 import time
@@ -97,6 +98,7 @@ class PassManager:
     passes: list[Pass]
     instruments: list[Instrument] = field(default_factory=list)
     reproducer_dir: Path | None = None
+    reproducer_flags: tuple[str, ...] = ()  # command-line options a reproducer repeats (target, system, ...)
 
     def run(self, module: Module, ctx: PassContext) -> dict[str, float]:
         """Run every pass in order; returns seconds per pass (by spelling and position)."""
@@ -114,31 +116,53 @@ class PassManager:
                 for inst in self.instruments:
                     inst.after(i, p, module, changed, seconds)
             except VerifyError as e:
-                raise self._failure(p, i, snapshot, f"left an invalid module: {e}", ctx) from None
-            except SbirError as e:
-                raise self._failure(p, i, snapshot, str(e), ctx) from None
+                raise self._failure(p, i, snapshot, module, f"left an invalid module: {e}", ctx) from None
+            except PassFailure:
+                raise
+            except SbirError as e:  # the pass refused its input or options: the user's to fix, not a crash
+                raise SbirError(f"pass '{p.name}': {e.message}{self._core_map(p, ctx, self._base())}", e.loc) from None
             except Exception as e:  # a bug in a pass: report it as one, with the reproducer
-                raise self._failure(p, i, snapshot, f"crashed: {type(e).__name__}: {e}", ctx) from e
+                raise self._failure(p, i, snapshot, module, f"crashed: {type(e).__name__}: {e}", ctx) from e
             timings[f"{i:02d}-{p.name}"] = seconds
         for inst in self.instruments:
             inst.finish()
         ctx.progress("passes", 1.0)
         return timings
 
-    def _failure(self, p: Pass, index: int, snapshot: str, what: str, ctx: PassContext) -> PassFailure:
+    def _failure(self, p: Pass, index: int, snapshot: str, module: Module, what: str, ctx: PassContext) -> PassFailure:
+        """A folder of its own per failure, holding the pass's input (module.sbir, its weights) and
+        the exact command that runs the rest of the pipeline on it."""
         rest = format_pipeline(self.passes[index - 1:])
-        directory = self.reproducer_dir or Path(tempfile.gettempdir()) / "sbcompile-reproducers"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{p.name}.sbir"
-        path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
-                        f"// run: sbcompile {path} --passes '{rest}'\n{snapshot}")
-        extra = ""
-        if "core_map" in ctx.results:  # a mapping that did not fit: draw what it needed
-            from sbcompile.pictures import core_map_png, layer_of
+        base = self._base()
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            directory = Path(tempfile.mkdtemp(prefix=f"{p.name}-", dir=base))
+            path = directory / "module.sbir"
+            command = " ".join(shlex.quote(a) for a in ["sbcompile", str(path), "--passes", rest, *self.reproducer_flags])
+            path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
+                            f"// run: {command}\n{snapshot}")
+            if len(module.weights):
+                module.weights.save(str(directory / "weights.safetensors"))
+            (directory / "command.sh").write_text(command + "\n")
+        except (OSError, SbirError) as e:
+            return PassFailure(f"pass '{p.name}' {what} (no reproducer: {getattr(e, 'strerror', None) or e})")
+        return PassFailure(f"pass '{p.name}' {what} (reproducer: {directory}, run: {command}{self._core_map(p, ctx, directory)})")
 
-            layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(ctx.results["core_map"])])
-            picture = directory / f"{p.name}-cores.png"
+    def _base(self) -> Path:
+        return self.reproducer_dir or Path(tempfile.gettempdir()) / "sbcompile-reproducers"
+
+    def _core_map(self, p: Pass, ctx: PassContext, directory: Path) -> str:
+        """A mapping that did not fit: draw what it needed; the message names the picture."""
+        if "core_map" not in ctx.results:
+            return ""
+        from sbcompile.pictures import core_map_png, layer_of
+
+        layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(ctx.results["core_map"])])
+        picture = directory / f"{p.name}-cores.png"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
             core_map_png(picture, layers, getattr(ctx.machine, "cores", len(layers)),
                          f"{len(layers):,} cores needed, {getattr(ctx.machine, 'cores', 0):,} available")
-            extra = f", core map: {picture}"
-        return PassFailure(f"pass '{p.name}' {what} (reproducer: {path}{extra})")
+        except OSError as e:
+            return f" (core map not drawn: {e.strerror})"
+        return f" (core map: {picture})"
