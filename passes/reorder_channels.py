@@ -35,7 +35,7 @@ class ReorderChannels(Pass):
     `hw.in_order`."""
 
     name = "reorder-channels"
-    block: int = option(32, "input channels per weight block")
+    block: int = option(32, "input channels per weight block", minimum=1)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         if self.block < 1:

@@ -38,7 +38,7 @@ class SelectCoding(Pass):
 
     name = "select-coding"
     coding: Literal["count", "binary", "ternary", "bitwise"] = option("bitwise", "how counts travel")
-    steps: int = option(3, "virtual time steps per token (ignored for count)")
+    steps: int = option(3, "virtual time steps per token (ignored for count)", minimum=1)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         steps = None if self.coding == "count" else self.steps

@@ -158,7 +158,6 @@ def draw_pictures(args: argparse.Namespace, module: Module, ctx: object, out: Pa
 
 
 def compile_main(args: argparse.Namespace) -> int:
-    from sbcompile import frontend
     from sbcompile.passes import REGISTRY as PASS_REGISTRY, PassContext, format_pipeline, parse_pipeline
     from sbcompile.targets import REGISTRY as TARGET_REGISTRY, TARGETS
 
@@ -188,7 +187,7 @@ def compile_main(args: argparse.Namespace) -> int:
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
+    module = load_input(args)
     if args.dt is not None:
         from sbcompile.frontend.nir_import import set_dt
 
@@ -220,6 +219,7 @@ def compile_main(args: argparse.Namespace) -> int:
 
         to_nir(module)  # fails before anything is written if NIR cannot express the module
         if args.output.suffix == ".nir":
+            args.output.parent.mkdir(parents=True, exist_ok=True)
             write_nir(module, args.output)
             print(f"sbcompile: wrote {args.output}", file=sys.stderr)
             return 0
@@ -236,6 +236,18 @@ def compile_main(args: argparse.Namespace) -> int:
         write_timings(timings, out)
     print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)
     return 0
+
+
+def load_input(args: argparse.Namespace) -> Module:
+    """The input as a Module; an error that names no file or location is said of the input."""
+    from sbcompile import frontend
+
+    try:
+        return frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
+    except SbirError as e:
+        if e.loc is None and args.input not in e.message:
+            raise SbirError(f"{args.input}: {e.message}") from None
+        raise
 
 
 def check_compile_options(args: argparse.Namespace, passes: list, emit: str) -> None:

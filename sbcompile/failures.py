@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from sbcompile.ir import SbirError
+from sbcompile.ir.errors import validation_message
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -24,6 +25,11 @@ def error_line(e: BaseException) -> str:
         return (f"{e.loc}: error: " if e.loc else "sbcompile: error: ") + e.message.replace("\n", "; ")
     if isinstance(e, RecursionError):
         return f"sbcompile: error: input nested too deeply to process (Python recursion limit){_where(e)}"
+    if type(e).__name__ == "ValidationError":  # pydantic: a value that entered unchecked
+        return f"sbcompile: error: invalid value: {validation_message(e)}{_where(e)}"
+    if isinstance(e, OSError) and e.strerror:  # a file the command could not read or write
+        name = f"{e.filename}: " if e.filename else ""
+        return f"sbcompile: error: {name}{e.strerror}"
     if isinstance(e, MemoryError):
         return f"sbcompile: error: out of memory{_where(e)}"
     text = " ".join(str(e).split()) or "-"

@@ -21,6 +21,7 @@ import torch
 from pydantic import ValidationError
 
 from sbcompile.ir import SbirError
+from sbcompile.ir.errors import validation_message
 
 from .config import SpikeOptions, SpikingBrainConfig
 from .model import SpikingBrainForCausalLM, build_model
@@ -39,18 +40,15 @@ def validated_config(data: object, source: str | Path) -> SpikingBrainConfig:
     try:
         return SpikingBrainConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(map(str, err["loc"])) or "config"
-        got = f", got {str(err['input'])[:40]}" if err["type"] != "value_error" else ""
-        raise CheckpointError(f"{source}: {field}: {err['msg']}{got}") from None
+        raise CheckpointError(f"{source}: {validation_message(e)}") from None
 
 
-def finite(name: str, array: np.ndarray) -> np.ndarray:
+def finite(name: str, array: np.ndarray, source: str | Path) -> np.ndarray:
     """A tensor's data, refused when it holds NaN or infinite values (they would quantize to
     extreme codes silently)."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         bad = int(np.size(array) - np.isfinite(array).sum())
-        raise CheckpointError(f"tensor '{name}' holds {bad} NaN or infinite values")
+        raise CheckpointError(f"{source}: tensor '{name}' holds {bad} NaN or infinite values")
     return array
 
 
@@ -68,8 +66,8 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
 
 
-def _from_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, TensorSource]:
-    return {n: TensorSource(tuple(t.shape), str(_numpy(t[:0] if t.dim() else t).dtype), (lambda n=n, t=t: finite(n, _numpy(t))))
+def _from_tensors(tensors: dict[str, torch.Tensor], source: Path) -> dict[str, TensorSource]:
+    return {n: TensorSource(tuple(t.shape), str(_numpy(t[:0] if t.dim() else t).dtype), (lambda n=n, t=t: finite(n, _numpy(t), source)))
             for n, t in tensors.items()}
 
 
@@ -86,7 +84,7 @@ def _safetensors_sources(files: list[Path]) -> dict[str, TensorSource]:
                     def load(f: Path = f, name: str = name) -> np.ndarray:
                         try:
                             with safe_open(str(f), framework="pt") as h2:
-                                return finite(name, _numpy(h2.get_tensor(name)))
+                                return finite(name, _numpy(h2.get_tensor(name)), f)
                         except CheckpointError:
                             raise
                         except Exception as e:  # safetensors' own error type for a truncated body
@@ -218,7 +216,7 @@ def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
             except ValueError as e:
                 raise CheckpointError(f"{path}: its config.json is not JSON ({e})") from None
             config = validated_config(data, f"{path}: config.json")
-        return config, _from_tensors(dict(ep.state_dict))
+        return config, _from_tensors(dict(ep.state_dict), path)
     obj = _torch_load(path, trust_pickle)
     if isinstance(obj, torch.nn.Module):
         obj = {"config": getattr(obj, "config", None), "state_dict": obj.state_dict()}
@@ -229,7 +227,7 @@ def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: expected a state dict or {{'config', 'state_dict'}}")
-    tensors = _from_tensors(obj)
+    tensors = _from_tensors(obj, path)
     if config is None:
         config = infer_config({n: s.shape for n, s in tensors.items()}, str(path))
     return config, tensors
