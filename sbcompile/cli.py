@@ -29,7 +29,7 @@ examples:
   sbcompile --list-passes                                  every pass with its options
   sbcompile run out/ --text "def f(" --generate 32         run an artifact (any target)
 
-Every output directory holds module.sbir, weights.safetensors, report.json and report.md;
+Every output directory holds module.sbir, weights.safetensors, report.json, report.md and timings.json;
 `sbcompile OUT/module.sbir ...` reads an artifact back. Errors are one line,
 file:line:col: error: message, with exit status 1.
 """
