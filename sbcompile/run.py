@@ -97,7 +97,7 @@ def check_writable_file(path: Path, flag: str) -> None:
     if path.is_dir():
         raise SbirError(f"{flag} {path}: is a directory, expected a file name")
     if not folder.is_dir():
-        raise SbirError(f"{flag} {path}: folder {folder} does not exist")
+        raise SbirError(f"{flag} {path}: {folder} {'is a file' if folder.exists() else 'does not exist'}")
     if not os.access(folder, os.W_OK):
         raise SbirError(f"{flag} {path}: folder {folder} is not writable")
 
@@ -138,6 +138,8 @@ def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
 def input_array(path: Path, module: Module) -> np.ndarray:
     """An --inputs array, checked against the module's input type: rank, static widths, finite values."""
     t = the_input(module)
+    if t.rank == 1 and is_int(t.dtype):
+        raise SbirError(f"module @{module.name} takes token ids ({t}): run it with --text or --tokens FILE")
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:

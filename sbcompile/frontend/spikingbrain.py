@@ -39,6 +39,8 @@ def trace_spikingbrain(config: SpikingBrainConfig, spikes: SpikeOptions, tensors
         attrs["k"] = spikes.k
     if config.vocab_size == 256:
         attrs["tokenizer"] = "bytes"
+    if config.max_position_embeddings is not None:  # `sbcompile run` warns past the trained context
+        attrs["context"] = config.max_position_embeddings
     return trace_module(model, name=re.sub(r"[^A-Za-z0-9_.$-]", "_", name), inputs={"input_ids": tensor(["seq"], "i32")},
                         leaves=LEAF_MODULES, lowerings=LOWERINGS, add_weight=add_weight, strip_prefix="model.",
                         concrete_args={"state": None}, attrs=attrs)

@@ -41,6 +41,7 @@ class SpikingBrainConfig(BaseModel):
     num_experts_per_tok: Size = 1
     shared_expert: bool = True
     num_sink_tokens: Count = 0
+    max_position_embeddings: Size | None = None  # the context it was trained on (131072 for 7B); None: unknown
 
     @model_validator(mode="after")
     def _consistent(self) -> "SpikingBrainConfig":

@@ -45,7 +45,7 @@ def test_bad_inputs_refused_in_one_line_without_hanging(nets: dict[str, Path], t
                                                   "input tensor<[seq, 1, 8, 8], f32> (expected [time, 1, 8, 8]",
         ("--inputs", str(tmp_path / "nan.npy")): "nan.npy: the array holds NaN or infinite values",
         ("--inputs", str(NIR / "inputs.npy"), "--generate", "-5"): "--generate must be 0 or more tokens, got -5",
-        ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "no" / "o.npy")): "does not exist",
+        ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "no" / "o.npy")): "/no does not exist",
         ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "report")): "is a directory",
     }
     for args, needle in cases.items():
@@ -88,3 +88,17 @@ def test_ref_and_loihi2_outputs_share_one_layout(nets: dict[str, Path], tmp_path
         outs[target] = np.load(tmp_path / f"{target}.npy")
     assert outs["ref"].shape == outs["loihi2"].shape == (50, 5)
     np.testing.assert_array_equal(outs["ref"], outs["loihi2"])
+
+
+def test_prompt_past_the_trained_context_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sbcompile.artifact import write_module
+    from tests.targets.handmade import tiny_lm
+
+    module = tiny_lm()
+    module.attrs["context"] = 4
+    write_module(module, tmp_path)
+    assert main(["run", str(tmp_path), "--text", "abc", "--generate", "1"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["run", str(tmp_path), "--text", "abc", "--generate", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "sbcompile run: warning: 5 tokens exceed the 4 tokens @" in err and "trained on" in err
