@@ -162,6 +162,27 @@ def _torch_load(path: Path, trust_pickle: bool) -> object:
         raise CheckpointError(f"{path}: --trust-pickle: loading the pickle failed ({type(e).__name__}: {_first_line(e)})") from None
 
 
+def _export_load(path: Path, extra: dict[str, str]) -> "torch.export.ExportedProgram":
+    """torch.export.load, quietly: a bad archive is our one-line error, without the traceback
+    torch's logger would print first."""
+    import logging
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a torch.export archive (not a zip file)")
+    logger = logging.getLogger("torch.export")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        return torch.export.load(str(path), extra_files=extra)
+    except Exception as e:  # torch.export raises many kinds for a bad archive
+        why = _first_line(e)
+        why = "no exported program in it" if "warnings above" in why else why  # the warnings were torch's log
+        raise CheckpointError(f"{path}: not a torch.export archive ({why})") from None
+    finally:
+        logger.disabled = was
+
+
 def _is_pickle(path: Path) -> bool:
     """Whether the file (or the data.pkl of torch's zip format) is a well-formed pickle stream,
     read opcode by opcode without executing any of it."""
@@ -204,10 +225,7 @@ def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
         return config, _safetensors_sources(files)
     if path.suffix == ".pt2":
         extra = {"config.json": ""}
-        try:
-            ep = torch.export.load(str(path), extra_files=extra)
-        except Exception as e:  # torch.export raises many kinds for a bad archive
-            raise CheckpointError(f"{path}: not a torch.export archive ({str(e).splitlines()[0]})") from None
+        ep = _export_load(path, extra)
         if config is None:
             if not extra["config.json"]:
                 raise CheckpointError(f"{path}: no config.json among its extra files (export with sbcompile.models.save_pt2)")

@@ -150,3 +150,16 @@ def test_nir_input_with_negative_dimension(tmp_path: Path, capsys: pytest.Captur
                          edges=[("input", "output")], type_check=False)
     nir.write(str(tmp_path / "neg.nir"), graph)
     fails_with(capsys, [str(tmp_path / "neg.nir")], "neg.nir: node 'input' (Input): bad dimension -3 in a type")
+
+
+def test_bad_pt2_archives_print_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    (tmp_path / "junk.pt2").write_bytes(b"x")
+    with zipfile.ZipFile(tmp_path / "empty.pt2", "w") as z:
+        z.writestr("a/b.txt", "x")
+    for name, why in (("junk.pt2", "not a zip file"), ("empty.pt2", "no exported program in it")):
+        r = subprocess.run([sys.executable, "-m", "sbcompile", str(tmp_path / name)], capture_output=True, text=True)
+        assert r.returncode == 1 and r.stderr == f"sbcompile: error: {tmp_path / name}: not a torch.export archive ({why})\n"
