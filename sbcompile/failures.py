@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Callable, NoReturn
 
@@ -61,8 +62,15 @@ def _is_ours(filename: str) -> bool:
     return ".venv" not in filename and "site-packages" not in filename
 
 
+def one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     line: str | None = None) -> str:
+    """Python warnings (a library's notes included) as one line each, not two with source."""
+    return f"sbcompile: warning: {category.__name__}: {' '.join(str(message).split())[:300]}\n"
+
+
 def guarded(entry: Callable[[], int]) -> int:
     """Run a command's entry point; every failure ends as one line and an exit status."""
+    warnings.formatwarning = one_line_warning
     try:
         return entry()
     except KeyboardInterrupt:

@@ -123,3 +123,12 @@ def test_sigkill_mid_write_keeps_the_old_output(tmp_path: Path) -> None:
     assert (out / "module.sbir").read_bytes() == before
     assert main([str(LIF), "-o", str(out)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_report_json_never_holds_bare_nan(tmp_path: Path) -> None:
+    from sbcompile.artifact import write_report
+
+    write_report({"module": "m", "quality": {"x": {"bpb": float("nan"), "ok": 1.5}}, "r": [float("inf")]}, tmp_path)
+    text = (tmp_path / "report.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"module": "m", "quality": {"x": {"bpb": None, "ok": 1.5}}, "r": [None]}
