@@ -64,6 +64,25 @@ def check_output_directory(out: Path) -> None:
         raise SbirError(f"{out}: cannot create it: {parent} is not writable")
 
 
+def check_folder_output(folder: Path, flag: str) -> None:
+    """A folder sbcompile writes into: an existing writable folder, or one it can create."""
+    if folder.exists() and not folder.is_dir():
+        raise SbirError(f"{flag} {folder}: exists and is not a directory")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SbirError(f"{flag} {folder}: cannot create it: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SbirError(f"{flag} {folder}: {existing} is not writable")
+
+
+def check_file_output(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
+    check_folder_output(path.parent if str(path.parent) else Path("."), flag)
+
+
 def remove_leftovers(out: Path) -> None:
     """`.OUT.partial-PID-*` and `.OUT.old-PID` of runs that were killed (their process is gone);
     an old output whose replacement was interrupted by an earlier sbcompile is put back first."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
-import os
 import sys
 import time
 from collections import Counter
@@ -13,7 +12,8 @@ from pathlib import Path
 from typing import Iterable
 
 from sbcompile import __version__
-from sbcompile.artifact import atomic_directory, check_output_directory, write_module, write_report, write_timings
+from sbcompile.artifact import (atomic_directory, check_file_output, check_folder_output, check_output_directory, write_module,
+                                write_report, write_timings)
 from sbcompile.failures import OneLineParser, guarded
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
@@ -280,25 +280,6 @@ def check_compile_options(args: argparse.Namespace, passes: list, emit: str) -> 
         text = getattr(p, "text", "")
         if text and not Path(text).is_file():
             raise SbirError(f"pass '{p.name}' option text={text}: no such file")
-
-
-def check_folder_output(folder: Path, flag: str) -> None:
-    """A folder sbcompile writes into: an existing writable folder, or one it can create."""
-    if folder.exists() and not folder.is_dir():
-        raise SbirError(f"{flag} {folder}: exists and is not a directory")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise SbirError(f"{flag} {folder}: cannot create it: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SbirError(f"{flag} {folder}: {existing} is not writable")
-
-
-def check_file_output(path: Path, flag: str) -> None:
-    if path.is_dir():
-        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
-    check_folder_output(path.parent if str(path.parent) else Path("."), flag)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

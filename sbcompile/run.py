@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from sbcompile.artifact import MODULE_FILE, REPORT_JSON
+from sbcompile.artifact import MODULE_FILE, REPORT_JSON, check_file_output
 from sbcompile.failures import OneLineParser
 from sbcompile.ir import Module, SbirError, Type, verify
 from sbcompile.ir.types import is_int
@@ -88,18 +87,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise SbirError("--save-outputs goes with --inputs (a token model saves --save-logits)")
     for flag, path in (("--save-logits", args.save_logits), ("--save-outputs", args.save_outputs)):
         if path is not None:
-            check_writable_file(path, flag)
-
-
-def check_writable_file(path: Path, flag: str) -> None:
-    """A file the run will write: its folder must exist and be writable, and it must not be a folder."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
-    if not folder.is_dir():
-        raise SbirError(f"{flag} {path}: {folder} {'is a file' if folder.exists() else 'does not exist'}")
-    if not os.access(folder, os.W_OK):
-        raise SbirError(f"{flag} {path}: folder {folder} is not writable")
+            check_file_output(path, flag)
 
 
 def the_input(module: Module) -> Type:
@@ -224,6 +212,7 @@ def run_tokens(args: argparse.Namespace, session: Session, target_name: str, tok
             logits.append(in_output_layout(np.asarray(session(np.array(generated[-1:], np.int32))), module, 1))
     t_decode = time.perf_counter() - t1
     if args.save_logits:
+        args.save_logits.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.save_logits, np.concatenate(logits).astype(np.float32))
     if generated:
         if module.attrs.get("tokenizer") == "bytes":
@@ -244,6 +233,7 @@ def run_inputs(args: argparse.Namespace, session: Session, target_name: str, x: 
     out = in_output_layout(np.asarray(session(x)), module, x.shape[0])
     took = time.perf_counter() - t0
     if args.save_outputs:
+        args.save_outputs.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.save_outputs, out.astype(np.float32))
     print(f"sbcompile run: {getattr(session, 'summary', target_name)}: {x.shape[0]} steps in {took:.3f} s; output {list(out.shape)}, "
           f"sum {float(out.sum()):g}", file=sys.stderr)

@@ -45,7 +45,7 @@ def test_bad_inputs_refused_in_one_line_without_hanging(nets: dict[str, Path], t
                                                   "input tensor<[seq, 1, 8, 8], f32> (expected [time, 1, 8, 8]",
         ("--inputs", str(tmp_path / "nan.npy")): "nan.npy: the array holds NaN or infinite values",
         ("--inputs", str(NIR / "inputs.npy"), "--generate", "-5"): "--generate must be 0 or more tokens, got -5",
-        ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "no" / "o.npy")): "/no does not exist",
+        ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "ids.txt" / "o.npy")): "ids.txt: exists and is not a directory",
         ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "report")): "is a directory",
     }
     for args, needle in cases.items():
