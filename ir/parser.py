@@ -21,14 +21,13 @@ from .core import Module, Op, Value
 from .errors import Location, ParseError, SbirError
 from .lexer import SbirLexer
 from .opdef import lookup
-from .types import DTYPES, KINDS, Type
+from .types import DTYPES, KINDS, MAX_DIM, Type
 from .verifier import verify
 
 _DIM_INT = re.compile(r"^\d+$")
 _DIM_NAME = re.compile(r"^[A-Za-z_]\w*$")
 _WORDS = {"true": True, "false": False, "none": None, "inf": math.inf, "nan": math.nan}
 MAX_NESTING = 32  # list attributes nest at most this deep (the printer and pydantic recurse)
-MAX_DIM = 2**31 - 1  # the largest static dimension a type may state
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 40, 40
 

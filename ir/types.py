@@ -14,6 +14,9 @@ DTYPES = ("bool", "i8", "i16", "i32", "i64", "u8", "f16", "bf16", "f32", "f64")
 KINDS = ("tensor", "spikes", "state")
 
 
+MAX_DIM = 2**31 - 1  # the largest static dimension a type may state
+
+
 class BadType(SbirError, ValueError):
     """A type built from bad parts (a frontend's input, usually): the user's error, not a crash."""
 
@@ -37,8 +40,8 @@ class Type:
         if self.dtype not in DTYPES:
             raise BadType(f"unknown dtype '{self.dtype}' (expected one of {', '.join(DTYPES)})")
         for d in self.shape:
-            if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and d < 0):
-                raise BadType(f"bad dimension {d!r} in a type: expected a non-negative integer or a name")
+            if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and not 0 <= d <= MAX_DIM):
+                raise BadType(f"bad dimension {d!r} in a type: expected an integer in 0..{MAX_DIM} or a name")
 
     @property
     def rank(self) -> int:

@@ -62,7 +62,9 @@ class WeightStore:
 
     def add(self, name: str, array: np.ndarray) -> None:
         array = np.ascontiguousarray(array)
-        self._entries[name] = WeightEntry(tuple(array.shape), DTYPE_OF_NUMPY[str(array.dtype)], array=array)
+        entry = WeightEntry(tuple(array.shape), DTYPE_OF_NUMPY[str(array.dtype)])
+        entry.array = _checked(name, entry, array)
+        self._entries[name] = entry
 
     def add_lazy(self, name: str, shape: tuple[int, ...], dtype: str, loader: Callable[[], np.ndarray]) -> None:
         self._entries[name] = WeightEntry(tuple(shape), dtype, loader=loader)

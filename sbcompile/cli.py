@@ -188,13 +188,7 @@ def compile_main(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     module = load_input(args)
-    if args.dt is not None:
-        from sbcompile.frontend.nir_import import set_dt
-
-        set_dt(module, args.dt)
     timings["frontend"] = time.perf_counter() - t0
-    if not args.no_verify:
-        verify(module)
 
     instruments: list[Instrument] = [] if args.no_verify else [Verify()]
     if args.print_ir_after_all or args.print_ir_after or args.print_ir_before:
@@ -239,11 +233,18 @@ def compile_main(args: argparse.Namespace) -> int:
 
 
 def load_input(args: argparse.Namespace) -> Module:
-    """The input as a Module; an error that names no file or location is said of the input."""
+    """The input as a verified Module; an error that names no file or location is said of the input."""
     from sbcompile import frontend
 
     try:
-        return frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
+        module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
+        if args.dt is not None:
+            from sbcompile.frontend.nir_import import set_dt
+
+            set_dt(module, args.dt)
+        if not args.no_verify:
+            verify(module)
+        return module
     except SbirError as e:
         if e.loc is None and args.input not in e.message:
             raise SbirError(f"{args.input}: {e.message}") from None

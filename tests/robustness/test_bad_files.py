@@ -163,3 +163,21 @@ def test_bad_pt2_archives_print_no_traceback(tmp_path: Path) -> None:
     for name, why in (("junk.pt2", "not a zip file"), ("empty.pt2", "no exported program in it")):
         r = subprocess.run([sys.executable, "-m", "sbcompile", str(tmp_path / name)], capture_output=True, text=True)
         assert r.returncode == 1 and r.stderr == f"sbcompile: error: {tmp_path / name}: not a torch.export archive ({why})\n"
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("nan_weight", "nan_weight.nir: node 'fc' (Linear): weight 'fc.weight' holds 6 NaN or infinite values"),
+    ("huge_dim", "huge_dim.nir: node 'input' (Input): bad dimension 1000000000000 in a type: expected an integer in 0..2147483647"),
+    ("wrong_shape", "wrong_shape.nir: syn.dense (%fc): weight 'fc.weight' has shape [2, 4], expected [2, 3]"),
+])
+def test_bad_nir_graphs(tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, needle: str) -> None:
+    import nir
+
+    width = 10**12 if case == "huge_dim" else 3
+    weight = np.full((2, 3), np.nan) if case == "nan_weight" else np.ones((2, 4 if case == "wrong_shape" else 3))
+    nodes = {"input": nir.Input(input_type={"input": np.array([width])}), "fc": nir.Linear(weight=weight),
+             "output": nir.Output(output_type={"output": np.array([2])})}
+    nir.write(str(tmp_path / f"{case}.nir"), nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "output")],
+                                                          type_check=False))
+    fails_with(capsys, [str(tmp_path / f"{case}.nir"), "-o", str(tmp_path / "out")], needle)
+    assert not (tmp_path / "out").exists()
