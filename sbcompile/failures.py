@@ -6,7 +6,9 @@ that names the exception and the innermost line of sbcompile code it passed thro
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -17,6 +19,7 @@ from sbcompile.ir.errors import validation_message
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # sbcompile/, ir/, passes/, targets/ live here
 
 
@@ -68,19 +71,36 @@ def one_line_warning(message: Warning | str, category: type[Warning], filename: 
     return f"sbcompile: warning: {category.__name__}: {' '.join(str(message).split())[:300]}\n"
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so that cleanups run (partial outputs removed, a Lava
+    session shut down) before the process ends."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def guarded(entry: Callable[[], int]) -> int:
     """Run a command's entry point; every failure ends as one line and an exit status."""
     warnings.formatwarning = one_line_warning
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return entry()
     except KeyboardInterrupt:
         print("sbcompile: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("sbcompile: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except SystemExit:
         raise
     except BaseException as e:  # noqa: BLE001  the last line of defence: no traceback reaches a user
         print(error_line(e), file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -132,3 +132,18 @@ def test_report_json_never_holds_bare_nan(tmp_path: Path) -> None:
     text = (tmp_path / "report.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"module": "m", "quality": {"x": {"bpb": None, "ok": 1.5}}, "r": [None]}
+
+
+def test_sigterm_mid_compile_leaves_no_partial_output(tmp_path: Path) -> None:
+    """SIGTERM runs the cleanups: no `.out.partial-*` is left and the command says so in one line."""
+    code = ("import time, sbcompile.artifact as a\n"
+            "real = a.write_module\n"
+            "def slow(m, d):\n    real(m, d)\n    print('writing', flush=True)\n    time.sleep(60)\n"
+            "a.write_module = slow\nimport sbcompile.cli as c\nc.write_module = slow\n"
+            f"raise SystemExit(c.main([{str(LIF)!r}, '-o', {str(tmp_path / 'out')!r}]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143 and err == "sbcompile: terminated\n"
+    assert list(tmp_path.iterdir()) == []
