@@ -102,3 +102,29 @@ def test_prompt_past_the_trained_context_warns(tmp_path: Path, capsys: pytest.Ca
     assert main(["run", str(tmp_path), "--text", "abc", "--generate", "2"]) == 0
     err = capsys.readouterr().err
     assert "sbcompile run: warning: 5 tokens exceed the 4 tokens @" in err and "trained on" in err
+
+
+def test_damaged_loihi2_artifact_is_named(nets: dict[str, Path], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    damages = {
+        "graph_not_json": (lambda d: (d / "lava_graph.json").write_text('{"x":'), "lava_graph.json: not a readable process graph"),
+        "graph_a_list": (lambda d: (d / "lava_graph.json").write_text("[1]"), "lava_graph.json: not a readable process graph"),
+        "no_lava_weights": (lambda d: (d / "lava_weights.safetensors").unlink(), "cannot read the Lava weights"),
+        "bad_lava_weights": (lambda d: (d / "lava_weights.safetensors").write_text("junk"), "cannot read the Lava weights"),
+    }
+
+    def no_params(d: Path) -> None:
+        graph = json.loads((d / "lava_graph.json").read_text())
+        graph["processes"][1].pop("params")
+        (d / "lava_graph.json").write_text(json.dumps(graph))
+
+    damages["process_without_params"] = (no_params, "cannot build the Lava processes")
+    for name, (damage, needle) in damages.items():
+        copy = tmp_path / name
+        shutil.copytree(nets["loihi2"], copy)
+        damage(copy)
+        r = run_cli(str(copy), "--inputs", str(NIR / "inputs.npy"))
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and needle in r.stderr, (name, r.stderr)
+        assert "internal error" not in r.stderr
