@@ -68,7 +68,7 @@ def check_params(m: Module) -> list[Diagnostic]:
         if len(op.operands) != len(op_def.operands):
             out.append(Diagnostic(f"{_about(op)}: takes {len(op_def.operands)} operands ({', '.join(op_def.operands)}), got {len(op.operands)}", op.where()))
             continue
-        if len(m.weights):  # a module with no store at all is structure only (a hand-written text)
+        if len(m.weights):  # with no weights at all (none written beside it), a text is structure only
             for field in op_def.weight_fields():
                 name = getattr(op.params, field, None)
                 if isinstance(name, str) and name not in m.weights:

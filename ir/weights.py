@@ -35,8 +35,9 @@ class WeightEntry:
 class WeightStore:
     """Name -> weight, in insertion order."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str | None = None) -> None:
         self._entries: dict[str, WeightEntry] = {}
+        self.source = source  # the file the store was read from, named in its errors
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
@@ -78,7 +79,12 @@ class WeightStore:
         if e.array is None:
             if e.loader is None:
                 raise SbirError(f"weight '{name}' is fake (shape only): this module was traced without weights")
-            e.array = _checked(name, e, _loaded(name, e.loader))
+            try:
+                e.array = _checked(name, e, _loaded(name, e.loader))
+            except SbirError as err:
+                if self.source is None or self.source in err.message:
+                    raise
+                raise SbirError(f"{self.source}: {err.message}") from None
         return e.array
 
     def remove(self, name: str) -> None:
@@ -102,7 +108,7 @@ class WeightStore:
 
         if not os.path.exists(path):
             raise SbirError(f"{path}: no such weights file")
-        store = cls()
+        store = cls(source=path)
         try:
             with safe_open(path, framework="numpy") as f:
                 meta = f.metadata() or {}

@@ -181,3 +181,9 @@ def test_bad_nir_graphs(tmp_path: Path, capsys: pytest.CaptureFixture[str], case
                                                           type_check=False))
     fails_with(capsys, [str(tmp_path / f"{case}.nir"), "-o", str(tmp_path / "out")], needle)
     assert not (tmp_path / "out").exists()
+
+
+def test_nan_in_a_weights_file_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "m.sbir").write_text((ROOT / "examples" / "lif_network.sbir").read_text())
+    save_file({"fc1.weight": np.full((8, 16), np.nan, np.float32)}, str(tmp_path / "m.safetensors"))
+    fails_with(capsys, [str(tmp_path / "m.sbir"), "-o", str(tmp_path / "o")], "m.safetensors: weight 'fc1.weight' holds 128 NaN")
