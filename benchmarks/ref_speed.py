@@ -1,11 +1,13 @@
 """Reference interpreter vs PyTorch eager on the tiny SpikingBrain (spiking mode): tokens per
 second for prefill and for token-by-token decode, measured in one run. Goal (issue 6): the
-interpreter at least 0.5x PyTorch."""
+interpreter at least 0.5x PyTorch. Then long prompts on the interpreter alone (issue 17): time
+and peak memory per prefill length, which grow linearly (window attention costs O(T·w))."""
 
 from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,8 @@ def main() -> None:
     ap.add_argument("--prefill", type=int, default=512)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--long", type=int, nargs="*", default=[5000, 20000], metavar="TOKENS",
+                    help="long-prompt prefill lengths for the interpreter (none: skip)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     text = np.frombuffer((TINY / "eval.txt").read_bytes(), np.uint8).astype(np.int32)
@@ -70,6 +74,25 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, n, ours, theirs in rows:
         print(f"| {name} | {n} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f} |")
+    if args.long:
+        print_long_prompts(module, text, args.long)
+
+
+def print_long_prompts(module, text: np.ndarray, lengths: list[int]) -> None:
+    """Prefill of long prompts (the evaluation text repeated): seconds and peak numpy memory
+    (tracemalloc), each also per 1,000 tokens, which stays flat when cost is linear."""
+    print()
+    print("| prefill tokens | seconds | s / 1k tokens | peak MB | MB / 1k tokens |")
+    print("|---|---|---|---|---|")
+    for n in lengths:
+        prompt = np.resize(text, n)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        Interpreter(module, record_activity=False)(input_ids=prompt)
+        took = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        print(f"| {n} | {took:.2f} | {1000 * took / n:.3f} | {peak:.0f} | {1000 * peak / n:.2f} |")
 
 
 if __name__ == "__main__":

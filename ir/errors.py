@@ -32,3 +32,16 @@ class ParseError(SbirError):
 
 class VerifyError(SbirError):
     """A module that breaks a structural, parameter or type rule."""
+
+
+def validation_message(e: Exception) -> str:
+    """A pydantic ValidationError's first problem as `field.path: what, got VALUE` (pydantic's own
+    text begins with a count of errors and spans several lines)."""
+    errors = getattr(e, "errors", None)
+    if not callable(errors):
+        return " ".join(str(e).split())
+    first = errors()[0]
+    field = ".".join(map(str, first["loc"]))
+    got = "" if first["type"] in ("value_error", "missing") else f", got {str(first.get('input'))[:40]}"
+    more = f" (and {len(errors()) - 1} more)" if len(errors()) > 1 else ""
+    return f"{field + ': ' if field else ''}{first['msg']}{got}{more}"

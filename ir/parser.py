@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import reprlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,15 @@ from .core import Module, Op, Value
 from .errors import Location, ParseError, SbirError
 from .lexer import SbirLexer
 from .opdef import lookup
-from .types import DTYPES, KINDS, Type
+from .types import DTYPES, KINDS, MAX_DIM, Type
 from .verifier import verify
 
 _DIM_INT = re.compile(r"^\d+$")
 _DIM_NAME = re.compile(r"^[A-Za-z_]\w*$")
 _WORDS = {"true": True, "false": False, "none": None, "inf": math.inf, "nan": math.nan}
+MAX_NESTING = 32  # list attributes nest at most this deep (the printer and pydantic recurse)
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 40, 40
 
 _TERMINAL_NAMES = {
     "VALUE": "a %value", "SYMBOL": "an @name", "IDENT": "a name", "STRING": "a string", "FLOAT": "a number",
@@ -57,6 +61,8 @@ class _Builder(Transformer):
         self.values: dict[str, Value] = {}
         self.ops: list[Op] = []
         self.type_cache: dict[str, Type] = {}
+        self.depth: dict[int, int] = {}  # id of a list attribute value -> its nesting depth
+        self.keep: list[tuple] = []
 
     def _loc(self, tok: Token) -> Location:
         return Location(self.file, tok.line or 0, tok.column or 0)
@@ -65,14 +71,26 @@ class _Builder(Transformer):
         raise ParseError(message, self._loc(tok))
 
     # ---- attribute values ----
+    def _string(self, tok: Token) -> str:
+        try:
+            return json.loads(tok)
+        except ValueError as e:  # a raw tab or control character, a bad escape
+            self._fail(tok, f"bad string literal: {e.msg.lower().removesuffix(' at')} at character {e.pos} "
+                       "(strings are JSON: escape tabs and control characters)")
+
+    def _int(self, tok: Token) -> int:
+        if len(tok) > 40:
+            self._fail(tok, f"integer literal of {len(tok)} digits is too long (at most 40)")
+        return int(tok)
+
     def string(self, c: list[Token]) -> str:
-        return json.loads(c[0])
+        return self._string(c[0])
 
     def float(self, c: list[Token]) -> float:
         return float(c[0])
 
     def int(self, c: list[Token]) -> int:
-        return int(c[0])
+        return self._int(c[0])
 
     def word(self, c: list[Token]) -> Any:
         if c[0] not in _WORDS:
@@ -80,9 +98,15 @@ class _Builder(Transformer):
         return _WORDS[c[0]]
 
     def list(self, c: list[Any]) -> tuple:
-        return tuple(c)
+        out = tuple(c)
+        self.depth[id(out)] = 1 + max((self.depth.get(id(x), 0) for x in c if isinstance(x, tuple)), default=0)
+        self.keep.append(out)  # keeps ids unique while the parse runs
+        return out
 
     def attr(self, c: list[Any]) -> tuple[Token, Any]:
+        depth = self.depth.get(id(c[1]), 0) if isinstance(c[1], tuple) else 0
+        if depth > MAX_NESTING:
+            self._fail(c[0], f"attribute '{c[0]}' nests lists {depth} deep (at most {MAX_NESTING})")
         return c[0], c[1]
 
     def attrdict(self, c: list[tuple[Token, Any]]) -> _Attrs:
@@ -115,6 +139,8 @@ class _Builder(Transformer):
         dims: list[int | str] = []
         for d in (x.strip() for x in dims_text.split(",")) if dims_text.strip() else ():
             if _DIM_INT.match(d):
+                if len(d) > 10 or int(d) > MAX_DIM:
+                    self._fail(tok, f"dimension {d[:20]}{'...' if len(d) > 20 else ''} in a type is too large (at most {MAX_DIM})")
                 dims.append(int(d))
             elif _DIM_NAME.match(d):
                 dims.append(d)
@@ -123,7 +149,7 @@ class _Builder(Transformer):
         return Type(kind, tuple(dims), dtype)
 
     def loc(self, c: list[Token]) -> Location:
-        return Location(json.loads(c[0]), int(c[1]), int(c[2]) if len(c) > 2 else 0)
+        return Location(self._string(c[0]), self._int(c[1]), self._int(c[2]) if len(c) > 2 else 0)
 
     def results(self, c: list[Token]) -> list[Token]:
         return c
@@ -166,7 +192,7 @@ class _Builder(Transformer):
             key = str(err["loc"][0]) if err["loc"] else ""
             tok = attrs.pos.get(key, name)
             what = {"missing": "is required", "extra_forbidden": "is not a parameter of this op"}.get(err["type"])
-            detail = what or f"{err['msg'].replace('Input should', 'should')}, got {err.get('input')!r}"
+            detail = what or f"{err['msg'].replace('Input should', 'should')}, got {_SHORT.repr(err.get('input'))}"
             known = ", ".join(op_def.params.model_fields) or "none"
             self._fail(tok, f"{name}: parameter '{key}' {detail} (parameters: {known})")
         if len(types) != len(results):
@@ -234,7 +260,9 @@ def parse(text: str, filename: str = "<string>", *, check: bool = True) -> Modul
     except VisitError as e:
         if isinstance(e.orig_exc, SbirError):
             raise e.orig_exc from None
-        raise
+        raise ParseError(f"cannot read this text ({type(e.orig_exc).__name__}: {e.orig_exc})", Location(filename, 0)) from None
+    except RecursionError:
+        raise ParseError("nested too deeply to read", Location(filename, 0)) from None
     if check:
         verify(module)
     return module

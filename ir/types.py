@@ -6,10 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from .errors import SbirError
+
 Dim = Union[int, str]
 
 DTYPES = ("bool", "i8", "i16", "i32", "i64", "u8", "f16", "bf16", "f32", "f64")
 KINDS = ("tensor", "spikes", "state")
+
+
+MAX_DIM = 2**31 - 1  # the largest static dimension a type may state
+
+
+class BadType(SbirError, ValueError):
+    """A type built from bad parts (a frontend's input, usually): the user's error, not a crash."""
 
 
 @dataclass(frozen=True)
@@ -27,12 +36,12 @@ class Type:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown type kind '{self.kind}' (expected one of {', '.join(KINDS)})")
+            raise BadType(f"unknown type kind '{self.kind}' (expected one of {', '.join(KINDS)})")
         if self.dtype not in DTYPES:
-            raise ValueError(f"unknown dtype '{self.dtype}' (expected one of {', '.join(DTYPES)})")
+            raise BadType(f"unknown dtype '{self.dtype}' (expected one of {', '.join(DTYPES)})")
         for d in self.shape:
-            if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and d < 0):
-                raise ValueError(f"bad dimension {d!r}: expected a non-negative int or a name")
+            if isinstance(d, bool) or not isinstance(d, (int, str)) or (isinstance(d, int) and not 0 <= d <= MAX_DIM):
+                raise BadType(f"bad dimension {d!r} in a type: expected an integer in 0..{MAX_DIM} or a name")
 
     @property
     def rank(self) -> int:

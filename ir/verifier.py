@@ -68,10 +68,20 @@ def check_params(m: Module) -> list[Diagnostic]:
         if len(op.operands) != len(op_def.operands):
             out.append(Diagnostic(f"{_about(op)}: takes {len(op_def.operands)} operands ({', '.join(op_def.operands)}), got {len(op.operands)}", op.where()))
             continue
+        if len(m.weights):  # with no weights at all (none written beside it), a text is structure only
+            for field in op_def.weight_fields():
+                name = getattr(op.params, field, None)
+                if isinstance(name, str) and name not in m.weights:
+                    out.append(Diagnostic(f"{_about(op)}: {field} '{name}' is not in the module's weight store", op.where()))
+        operand_types = [v.type for v in op.operands]
         try:
-            expected = op_def.weight_shapes(op.params, [v.type for v in op.operands])
+            op_def.result_types(op.params, operand_types)
+            expected = op_def.weight_shapes(op.params, operand_types)
         except TypeRuleError:
             continue  # reported by the type layer
+        except Exception as e:  # noqa: BLE001  a rule that cannot handle these operands: report, do not crash
+            out.append(Diagnostic(f"{_about(op)}: {_rule_failure(e, operand_types)}", op.where()))
+            continue
         for field, shape in expected.items():
             name = getattr(op.params, field, None)
             if name is None or name not in m.weights:
@@ -88,10 +98,14 @@ def check_types(m: Module) -> list[Diagnostic]:
         op_def = lookup(op.name)
         if op_def is None or len(op.operands) != len(op_def.operands):
             continue
+        operand_types = [v.type for v in op.operands]
         try:
-            inferred = op_def.result_types(op.params, [v.type for v in op.operands])
+            inferred = op_def.result_types(op.params, operand_types)
         except TypeRuleError as e:
             out.append(Diagnostic(f"{_about(op)}: {e}", op.where()))
+            continue
+        except Exception as e:  # noqa: BLE001
+            out.append(Diagnostic(f"{_about(op)}: {_rule_failure(e, operand_types)}", op.where()))
             continue
         if inferred is None:
             continue
@@ -102,6 +116,13 @@ def check_types(m: Module) -> list[Diagnostic]:
             if r.type != t:
                 out.append(Diagnostic(f"{_about(op)}: type mismatch: result %{r.name} is written {r.type} but the op produces {t}", op.where()))
     return out
+
+
+def _rule_failure(e: Exception, operand_types: list) -> str:
+    """An op's type or weight rule that raised something other than TypeRuleError (an operand of
+    too low a rank, say), as a diagnostic rather than a crash."""
+    ranks = ", ".join(f"{t} (rank {t.rank})" for t in operand_types) or "none"
+    return f"operands of unexpected shape ({ranks}): {type(e).__name__}: {e}"
 
 
 def diagnose(m: Module) -> list[Diagnostic]:

@@ -14,9 +14,10 @@ from sbcompile.ir import Module
 from .analysis import AnalysisManager
 
 
-def option(default: Any, help: str) -> Any:
-    """A pass option: a dataclass field with a default and one line of help."""
-    return field(default=default, metadata={"help": help})
+def option(default: Any, help: str, minimum: float | None = None) -> Any:
+    """A pass option: a dataclass field with a default, one line of help and, for numbers, the
+    least value it accepts (checked when a pipeline string is parsed)."""
+    return field(default=default, metadata={"help": help, "minimum": minimum})
 
 
 @dataclass

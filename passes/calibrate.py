@@ -98,7 +98,7 @@ class Calibrate(Pass):
     a `calibrate` section."""
 
     name = "calibrate"
-    tokens: int = option(512, "calibrate on at most this many tokens")
+    tokens: int = option(512, "calibrate on at most this many tokens", minimum=1)
     text: str = option("", "calibration text file")
 
     def run(self, module: Module, ctx: PassContext) -> bool:

@@ -52,7 +52,7 @@ class Evaluate(Pass):
 
     name = "evaluate"
     text: str = option("", "evaluation text file")
-    tokens: int = option(4096, "evaluate on at most this many tokens")
+    tokens: int = option(4096, "evaluate on at most this many tokens", minimum=1)
     label: str = option("current", "the row this measurement fills in the quality table")
     float: bool = option(False, "measure the module with every spike encoder bypassed (the float model)")
 

@@ -3,6 +3,8 @@ passes, unknown options and values of the wrong type are errors that list what i
 
 from __future__ import annotations
 
+import difflib
+import math
 import types
 import typing
 from typing import Any, Literal, get_args, get_origin
@@ -58,9 +60,12 @@ def convert(value: str, annotation: Any, where: str) -> Any:
         raise PipelineError(f"{where}: expected true or false, got '{value}'")
     if annotation in (int, float):
         try:
-            return annotation(value)
+            number = annotation(value)
         except ValueError:
             raise PipelineError(f"{where}: expected {'an integer' if annotation is int else 'a number'}, got '{value}'") from None
+        if not math.isfinite(number):
+            raise PipelineError(f"{where}: expected a finite number, got '{value}'")
+        return number
     return value
 
 
@@ -68,7 +73,9 @@ def parse_pass(text: str) -> Pass:
     name, _, rest = text.partition("{")
     name = name.strip()
     if name not in PASSES:
-        raise PipelineError(f"unknown pass '{name}'; available passes: {', '.join(sorted(PASSES))}")
+        close = difflib.get_close_matches(name, list(PASSES), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise PipelineError(f"unknown pass '{name}'{hint}; available passes: {', '.join(sorted(PASSES))}")
     cls = PASSES[name]
     hints = typing.get_type_hints(cls)
     fields = {f.name.replace("_", "-"): f for f in cls.options()}
@@ -86,6 +93,9 @@ def parse_pass(text: str) -> Pass:
                 raise PipelineError(f"pass '{name}': option '{key}' needs a value ({key}=...)")
             f = fields[key]
             kwargs[f.name] = convert(value.strip(), hints[f.name], f"pass '{name}' option '{key}'")
+            least = f.metadata.get("minimum")
+            if least is not None and kwargs[f.name] < least:
+                raise PipelineError(f"pass '{name}' option '{key}': expected at least {least}, got {kwargs[f.name]}")
     return cls(**kwargs)
 
 

@@ -112,8 +112,8 @@ class Quantize(Pass):
     error), and the report gains a `quantize` section with the same per op."""
 
     name = "quantize"
-    weight_bits: int = option(0, "code width in bits; 0 takes the target's")
-    group: int = option(0, "input channels per scale; 0 means one scale per output channel")
+    weight_bits: int = option(0, "code width in bits; 0 takes the target's", minimum=0)
+    group: int = option(0, "input channels per scale; 0 means one scale per output channel", minimum=0)
     scale_method: Literal["amax", "percentile"] = option("amax", "how a group's scale is chosen")
     percentile: float = option(99.99, "the percentile of |w| a scale covers with scale-method=percentile")
     overflow: Literal["clamp", "residual"] = option("clamp", "what happens to codes outside the range")

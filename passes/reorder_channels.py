@@ -38,7 +38,7 @@ class ReorderChannels(Pass):
     `hw.in_order`."""
 
     name = "reorder-channels"
-    block: int = option(32, "input channels per weight block")
+    block: int = option(32, "input channels per weight block", minimum=1)
 
     report_rank = 80
     report_key = "reorder_channels"

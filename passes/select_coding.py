@@ -40,7 +40,7 @@ class SelectCoding(Pass):
 
     name = "select-coding"
     coding: Literal["count", "binary", "ternary", "bitwise"] = option("bitwise", "how counts travel")
-    steps: int = option(3, "virtual time steps per token (ignored for count)")
+    steps: int = option(3, "virtual time steps per token (ignored for count)", minimum=1)
 
     report_rank = 30
     report_key = "select_coding"

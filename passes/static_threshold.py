@@ -37,7 +37,7 @@ class StaticThreshold(Pass):
     Requires: `calibrate` before it. Guarantees: every encoder has a `static` threshold weight."""
 
     name = "static-threshold"
-    groups: int = option(1, "thresholds per encoder (must divide its channels)")
+    groups: int = option(1, "thresholds per encoder (must divide its channels)", minimum=1)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         fmt = machine_formats(ctx)

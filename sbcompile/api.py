@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sbcompile.artifact import MODULE_FILE, REPORT_JSON, atomic_directory, write_module, write_report
+from sbcompile.artifact import MODULE_FILE, REPORT_JSON, atomic_directory, write_module, write_report, write_timings
 from sbcompile.generation import RunResult, encode_prompt, reference_activity, run_inputs, run_tokens
 from sbcompile.ir import Module, SbirError, verify
 from sbcompile.passes import Pass, PassContext
@@ -52,6 +52,7 @@ class CompileOptions:
     reproducer_dir: Path | None = None  # where a failing pass writes its reproducer
     progress: Progress | None = None  # update(what, fraction) during the pipeline
     notes: bool = True  # say on stderr what compile added (legalized passes, calibration)
+    reproducer_flags: tuple[str, ...] = ()  # the command-line flags a reproducer's command repeats
     legalize: bool = True  # add the passes the target cannot lower without (off: the IR after exactly these passes)
 
 
@@ -60,9 +61,10 @@ class Artifact:
 
     def __init__(self, module: Module, report: dict, target: str, *, context: PassContext | None = None,
                  target_options: dict | None = None, directory: Path | None = None,
-                 codec: TextCodec | None = None) -> None:
+                 codec: TextCodec | None = None, timings: dict[str, float] | None = None) -> None:
         self.module = module
         self.codec = codec  # text <-> token ids: the checkpoint's tokenizer, bytes, or None
+        self.timings: dict[str, float] = dict(timings or {})  # seconds per stage: timings.json, not the report
         self.report = report
         self.target = target
         self.context = context  # the pipeline's results (placement, traffic) while in memory
@@ -90,7 +92,7 @@ class Artifact:
             if out.suffix == ".nir":
                 write_nir(self.module, out)
                 return out
-        sections = {k: v for k, v in self.report.items() if k not in REPORT_HEAD and k != "timings"}
+        sections = {k: v for k, v in self.report.items() if k not in REPORT_HEAD}
         with atomic_directory(out) as tmp:
             write_module(self.module, tmp)
             save_tokenizer(self.codec, tmp)
@@ -102,9 +104,10 @@ class Artifact:
                                      self.report.get("layers")) if self.context else []
             if pictures:
                 sections["pictures"] = pictures
-            timings = {**self.report.get("timings", {}), "emit": time.perf_counter() - t0}
-            self.report = build_report(self.module, self.target, self.report.get("pipeline", ""), timings, sections)
+            self.timings["emit"] = time.perf_counter() - t0
+            self.report = build_report(self.module, self.target, self.report.get("pipeline", ""), sections)
             write_report(self.report, tmp)
+            write_timings(self.timings, tmp)
         self.directory = out
         return out
 
@@ -125,7 +128,7 @@ class Artifact:
             session = self.open(target, hardware)
         name = target or self.target
         if inputs is not None:
-            res = run_inputs(session, name, np.asarray(inputs))
+            res = run_inputs(session, name, self.module, np.asarray(inputs))
             if not res.stats.get("total") and name != "ref":
                 res.stats = reference_activity(self.module, np.asarray(inputs), name)
             res.stats["steps"] = len(inputs)
@@ -180,10 +183,15 @@ def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str]
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    module, label = load_source(source, opts)
+    try:
+        module, label = load_source(source, opts)
+        if opts.verify:
+            verify(module)
+    except SbirError as e:  # an error that names no file or place is said of the input
+        if e.loc is None and isinstance(source, (str, Path)) and str(source) not in e.message:
+            raise SbirError(f"{source}: {e.message}") from None
+        raise
     timings["frontend"] = time.perf_counter() - t0
-    if opts.verify:
-        verify(module)
     sections: dict[str, Any] = {}
     if added:
         sections["legalize"] = {"added": added, "why": f"target '{target}' cannot lower without "
@@ -203,16 +211,16 @@ def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str]
     ctx = PassContext(target=tgt.name, machine=tgt.machine())
     if opts.progress is not None:
         ctx.progress = opts.progress
-    pass_times = PassManager(pipeline, instruments, opts.reproducer_dir).run(module, ctx)
+    pass_times = PassManager(pipeline, instruments, opts.reproducer_dir, opts.reproducer_flags).run(module, ctx)
     timings.update({f"pass {k}": v for k, v in pass_times.items()})
     from sbcompile.layers import layer_table
     from sbcompile.passes import format_pipeline
 
     layers = layer_table(module, ctx.report, ctx.results)
-    report = build_report(module, tgt.name, format_pipeline(pipeline), timings,
+    report = build_report(module, tgt.name, format_pipeline(pipeline),
                           {**sections, **ctx.report, **({"layers": layers} if layers else {})})
     return Artifact(module, report, tgt.name, context=ctx, target_options=target_options,
-                    codec=text_codec(source_folder(source), module))
+                    codec=text_codec(source_folder(source), module), timings=timings)
 
 
 def load(directory: str | Path) -> Artifact:
@@ -352,7 +360,9 @@ def note(opts: CompileOptions, text: str) -> None:
         print(f"sbcompile: {text}", file=sys.stderr)
 
 
-def build_report(module: Module, target: str, pipeline: str, timings: dict[str, float], extra: dict) -> dict:
+def build_report(module: Module, target: str, pipeline: str, extra: dict) -> dict:
+    """What was compiled and what the passes found; nothing that varies from run to run (the
+    timings go to timings.json)."""
     return {
         "module": module.name,
         "target": target,
@@ -362,7 +372,6 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,
-        "timings": {k: round(v, 6) for k, v in timings.items()},
     }
 
 

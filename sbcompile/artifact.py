@@ -5,8 +5,10 @@ Every output holds `module.sbir` with `weights.safetensors` beside it, and the r
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,33 +20,115 @@ MODULE_FILE = "module.sbir"
 WEIGHTS_FILE = "weights.safetensors"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+TIMINGS_JSON = "timings.json"
 
 
 @contextmanager
 def atomic_directory(out: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes `out` only if the block succeeds. An existing
-    `out` is replaced only if it is empty or an earlier sbcompile output."""
+    `out` is replaced only if it is empty or an earlier sbcompile output, and in one atomic step
+    (the two directories exchange names), so a kill at any moment leaves the old or the new one.
+    Leftovers of killed runs beside `out` are removed first."""
     out = Path(out)
+    check_output_directory(out)
+    remove_leftovers(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            exchange(tmp, out)  # tmp now holds the old output
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if tmp.exists() and not out.exists():
+        tmp.rename(out)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_output_directory(out: Path) -> None:
+    """Refuse an output that cannot be written, before any work is done."""
     if out.exists():
         if not out.is_dir():
             raise SbirError(f"{out}: exists and is not a directory")
         if any(out.iterdir()) and not (out / MODULE_FILE).exists():
             raise SbirError(f"{out}: exists and is not an sbcompile output (no {MODULE_FILE}); refusing to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SbirError(f"{out}: cannot create it: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SbirError(f"{out}: cannot create it: {parent} is not writable")
+
+
+def check_folder_output(folder: Path, flag: str) -> None:
+    """A folder sbcompile writes into: an existing writable folder, or one it can create."""
+    if folder.exists() and not folder.is_dir():
+        raise SbirError(f"{flag} {folder}: exists and is not a directory")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SbirError(f"{flag} {folder}: cannot create it: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SbirError(f"{flag} {folder}: {existing} is not writable")
+
+
+def check_file_output(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise SbirError(f"{flag} {path}: is a directory, expected a file name")
+    check_folder_output(path.parent if str(path.parent) else Path("."), flag)
+
+
+def remove_leftovers(out: Path) -> None:
+    """`.OUT.partial-PID-*` and `.OUT.old-PID` of runs that were killed (their process is gone);
+    an old output whose replacement was interrupted by an earlier sbcompile is put back first."""
+    if not out.parent.is_dir():
+        return
+    for p in sorted(out.parent.glob(f".{glob_escape(out.name)}.*-*")):
+        kind, _, rest = p.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-")[0]
+        if kind not in ("partial", "old") or not pid.isdigit() or _alive(int(pid)):
+            continue
+        if kind == "old" and not out.exists():
+            p.rename(out)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def _alive(pid: int) -> bool:
     try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
-    os.chmod(out, 0o755)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two directories' names atomically (Linux renameat2 RENAME_EXCHANGE); elsewhere, two
+    renames, where a kill between them leaves `.OUT.old-PID`, which the next run puts back."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = getattr(libc, "renameat2", None)
+        if renameat2 is not None:
+            at_fdcwd, rename_exchange = -100, 2
+            if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+                return
+    old = b.parent / f".{b.name}.old-{os.getpid()}"
+    b.rename(old)
+    a.rename(b)
+    old.rename(a)
 
 
 def write_module(module: Module, directory: Path) -> None:
@@ -53,8 +137,26 @@ def write_module(module: Module, directory: Path) -> None:
 
 
 def write_report(report: dict, directory: Path) -> None:
-    (directory / REPORT_JSON).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    report = json_safe(report)
+    (directory / REPORT_JSON).write_text(json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
     (directory / REPORT_MD).write_text(report_markdown(report))
+
+
+def write_timings(timings: dict[str, float], directory: Path) -> None:
+    """Seconds per stage, in a file of their own: report.json and report.md stay byte-identical
+    from run to run, this one is the only file of an output that differs."""
+    (directory / TIMINGS_JSON).write_text(json.dumps({k: round(v, 6) for k, v in timings.items()}, indent=2) + "\n")
+
+
+def json_safe(value: object) -> object:
+    """The report with NaN and infinities as null: report.json stays standard JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def report_markdown(report: dict) -> str:
@@ -93,8 +195,6 @@ def report_markdown(report: dict) -> str:
     lines += ["## Detail", ""]
     if report.get("ops"):
         lines += fold("Ops by kind", table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op"))
-    if report.get("timings"):
-        lines += fold("Timings (seconds)", table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage"))
     return "\n".join(lines)
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import sys
 from pathlib import Path
+from typing import Iterable
 
 from sbcompile import __version__
+from sbcompile.artifact import check_file_output, check_folder_output, check_output_directory
+from sbcompile.failures import OneLineParser, guarded
 from sbcompile.ir import SbirError, print_module
 from sbcompile.pass_manager import DumpIR, Instrument, PrintIR, TimePasses
 from sbcompile.plugins import load_plugin_module
@@ -22,14 +27,14 @@ examples:
   sbcompile --list-passes                                  every pass with its options
   sbcompile run out/ --text "def f(" --generate 32         run an artifact (any target)
 
-Every output directory holds module.sbir, weights.safetensors, report.json and report.md;
+Every output directory holds module.sbir, weights.safetensors, report.json, report.md and timings.json;
 `sbcompile OUT/module.sbir ...` reads an artifact back. Errors are one line,
 file:line:col: error: message, with exit status 1. From Python: sbcompile.compile(...) (docs/api.md).
 """
 
 
 def compile_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         prog="sbcompile", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
         description="Compile a spiking network (a SpikingBrain model or any SNN) to a target.\n"
                     "`sbcompile run OUT ...` runs a compiled artifact; see `sbcompile run --help`.")
@@ -124,7 +129,7 @@ def list_targets() -> str:
 def compile_main(args: argparse.Namespace) -> int:
     from sbcompile import api
     from sbcompile.passes import REGISTRY as PASS_REGISTRY
-    from sbcompile.targets import REGISTRY as TARGET_REGISTRY
+    from sbcompile.targets import REGISTRY as TARGET_REGISTRY, TARGETS
 
     PASS_REGISTRY.load_entry_points()
     TARGET_REGISTRY.load_entry_points()
@@ -138,20 +143,27 @@ def compile_main(args: argparse.Namespace) -> int:
         return 0
     if args.input is None:
         raise SbirError("no input given (try `sbcompile --help`)")
+    if args.target not in TARGETS:
+        raise SbirError(f"unknown target '{args.target}'{did_you_mean(args.target, TARGETS)}; "
+                        f"available targets: {', '.join(sorted(TARGETS))}")
+    target = TARGETS[args.target](system=args.system, system_set=args.system_set)
+    passes = api.parse_passes(args.passes, target.default_pipeline)
     emit = args.emit or ("artifact" if args.output else "ir")
     if emit in ("artifact", "nir") and not args.output:
         raise SbirError(f"--emit {emit} needs an output (-o OUT{' or -o FILE.nir' if emit == 'nir' else ''})")
+    check_compile_options(args, passes, emit, target.required_passes)
+    target.machine()  # a bad --system or --system-set is found before any tracing
 
     with progress_bar(f"sbcompile {Path(args.input).name}") as progress:
         # Legalization serves lowering: printing the IR shows exactly the pipeline asked for.
         art = api.compile(args.input, args.target, args.passes, progress=progress, legalize=emit != "ir",
-                          **compile_options(args))
+                          reproducer_flags=reproducer_flags(args), **compile_options(args))
     if emit == "ir" and not args.output:
         sys.stdout.write(print_module(art.module))
         return 0
     art.save(args.output, emit=emit, raster=args.raster, raster_text=args.raster_text)
     if args.time_passes:
-        print(f"  {art.report.get('timings', {}).get('emit', 0.0):8.4f}  emit (after the pipeline)", file=sys.stderr)
+        print(f"  {art.timings.get('emit', 0.0):8.4f}  emit (after the pipeline)", file=sys.stderr)
     files = f"/ ({', '.join(art.files())})" if art.files() else ""
     print(f"sbcompile: wrote {args.output}{files}", file=sys.stderr)
     return 0
@@ -177,18 +189,66 @@ def calib_option(args: argparse.Namespace) -> str | bool | None:
     return False if args.no_calib else args.calib
 
 
+def check_compile_options(args: argparse.Namespace, passes: list, emit: str, required: tuple[str, ...] = ()) -> None:
+    """Every option and path checked before the (possibly long) frontend runs."""
+    from sbcompile.passes import PASSES
+
+    for flag, value in (("--k", args.k), ("--dt", args.dt)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SbirError(f"{flag} must be a positive finite number, got {value}")
+    known = {p.name for p in passes} | set(required) | {"calibrate"}  # legalization and calibration may add these
+    for flag in ("print_ir_after", "print_ir_before"):
+        for name in sorted(_names(getattr(args, flag)) or ()):
+            if name not in PASSES:
+                raise SbirError(f"--{flag.replace('_', '-')}: unknown pass '{name}'{did_you_mean(name, PASSES)}")
+            if name not in known:
+                raise SbirError(f"--{flag.replace('_', '-')}: pass '{name}' is not in the pipeline "
+                                f"({', '.join(p.name for p in passes)})")
+    if args.output is not None:
+        if emit == "nir" and args.output.suffix == ".nir":
+            check_file_output(args.output, "-o")
+        else:
+            check_output_directory(args.output)
+    for flag, folder in (("--dump-ir", args.dump_ir), ("--reproducer-dir", args.reproducer_dir)):
+        if folder is not None:
+            check_folder_output(folder, flag)
+    for flag, path in (("--config", args.config), ("--raster-text", args.raster_text)):
+        if path is not None and not Path(path).is_file():
+            raise SbirError(f"{flag} {path}: no such file")
+    for p in passes:  # pass options that name input files (calibrate{text=...}, evaluate{text=...})
+        text = getattr(p, "text", "")
+        if text and not Path(text).is_file():
+            raise SbirError(f"pass '{p.name}' option text={text}: no such file")
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def reproducer_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """The options a reproducer's command repeats so that the failing pass sees what it saw."""
+    flags = ["-t", args.target]
+    if args.system:
+        flags += ["--system", args.system]
+    for item in args.system_set or []:
+        flags += ["--system-set", item]
+    for module_name in args.plugin:
+        flags += ["--plugin", module_name]
+    if args.no_verify:
+        flags.append("--no-verify")
+    if args.reproducer_dir:
+        flags += ["--reproducer-dir", str(args.reproducer_dir)]
+    return tuple(flags)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    try:
+
+    def entry() -> int:
         if argv and argv[0] == "run":
             from sbcompile.run import run_main
 
             return run_main(argv[1:])
         return compile_main(compile_parser().parse_args(argv))
-    except SbirError as e:
-        where = f"{e.loc}: error: " if e.loc else "sbcompile: error: "
-        print(where + e.message, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("sbcompile: interrupted", file=sys.stderr)
-        return 130
+    return guarded(entry)

@@ -105,10 +105,23 @@ def reference_activity(module: Module, x: np.ndarray, target: str) -> dict[str, 
     return {**ref.activity(), "source": f"the reference interpreter on the same inputs; {target} equals it exactly"}
 
 
-def run_inputs(session: Any, name: str, x: np.ndarray) -> RunResult:
+def in_output_layout(out: np.ndarray, module: Module, steps: int) -> np.ndarray:
+    """Every target's output as the module's output type states it, with `seq` = steps: the ref
+    and loihi2 targets give the same array for the same network."""
+    dims = module.outputs[0].type.shape[1:]
+    if all(isinstance(d, int) for d in dims):
+        shape = (steps, *dims)
+        if out.size != int(np.prod(shape)):
+            raise SbirError(f"the target returned {list(out.shape)} for an output of type {module.outputs[0].type} "
+                            f"over {steps} steps")
+        return out.reshape(shape)
+    return out
+
+
+def run_inputs(session: Any, name: str, module: Module, x: np.ndarray) -> RunResult:
     """A module without token input (a spiking network) on inputs [time, ...]."""
     t0 = time.perf_counter()
-    out = np.asarray(session(x.astype(np.float32))).astype(np.float32)
+    out = in_output_layout(np.asarray(session(x.astype(np.float32))), module, len(x)).astype(np.float32)
     took = time.perf_counter() - t0
     return RunResult(out, np.zeros(0, np.int32), None, session.activity(), outputs=out,
                      seconds={"run": took}, session=getattr(session, "summary", name))

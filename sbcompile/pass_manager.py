@@ -4,6 +4,7 @@ and the rest of the pipeline — whose path the error names."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 import time
@@ -95,6 +96,7 @@ class PassManager:
     passes: list[Pass]
     instruments: list[Instrument] = field(default_factory=list)
     reproducer_dir: Path | None = None
+    reproducer_flags: tuple[str, ...] = ()  # command-line options a reproducer repeats (target, system, ...)
 
     def run(self, module: Module, ctx: PassContext) -> dict[str, float]:
         """Run every pass in order; returns seconds per pass (by spelling and position)."""
@@ -115,23 +117,49 @@ class PassManager:
                 for inst in self.instruments:
                     inst.after(i, p, module, changed, seconds)
             except VerifyError as e:
-                raise self._failure(p, i, snapshot, f"left an invalid module: {e}", ctx) from None
-            except SbirError as e:
-                raise self._failure(p, i, snapshot, str(e), ctx) from None
+                raise self._failure(p, i, snapshot, module, f"left an invalid module: {e}", ctx) from None
+            except PassFailure:
+                raise
+            except SbirError as e:  # the pass refused its input or options: the user's to fix, not a crash
+                raise SbirError(f"pass '{p.name}': {e.message}{self._notes(ctx, self._base())}", e.loc) from None
             except Exception as e:  # a bug in a pass: report it as one, with the reproducer
-                raise self._failure(p, i, snapshot, f"crashed: {type(e).__name__}: {e}", ctx) from e
+                raise self._failure(p, i, snapshot, module, f"crashed: {type(e).__name__}: {e}", ctx) from e
             timings[f"{i:02d}-{p.name}"] = seconds
         for inst in self.instruments:
             inst.finish()
         ctx.progress("passes", 1.0)
         return timings
 
-    def _failure(self, p: Pass, index: int, snapshot: str, what: str, ctx: PassContext) -> PassFailure:
+    def _failure(self, p: Pass, index: int, snapshot: str, module: Module, what: str, ctx: PassContext) -> PassFailure:
+        """A folder of its own per failure, holding the pass's input (module.sbir, its weights) and
+        the exact command that runs the rest of the pipeline on it."""
         rest = format_pipeline(self.passes[index - 1:])
-        directory = self.reproducer_dir or Path(tempfile.gettempdir()) / "sbcompile-reproducers"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{p.name}.sbir"
-        path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
-                        f"// run: sbcompile {path} --passes '{rest}'\n{snapshot}")
-        extra = "".join(f", {note(directory)}" for note in ctx.failure_notes)
-        return PassFailure(f"pass '{p.name}' {what} (reproducer: {path}{extra})")
+        base = self._base()
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            directory = Path(tempfile.mkdtemp(prefix=f"{p.name}-", dir=base))
+            path = directory / "module.sbir"
+            command = " ".join(shlex.quote(a) for a in ["sbcompile", str(path), "--passes", rest, *self.reproducer_flags])
+            path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
+                            f"// run: {command}\n{snapshot}")
+            if len(module.weights):
+                module.weights.save(str(directory / "weights.safetensors"))
+            (directory / "command.sh").write_text(command + "\n")
+        except (OSError, SbirError) as e:
+            return PassFailure(f"pass '{p.name}' {what} (no reproducer: {getattr(e, 'strerror', None) or e})")
+        return PassFailure(f"pass '{p.name}' {what} (reproducer: {directory}, run: {command}{self._notes(ctx, directory)})")
+
+    def _base(self) -> Path:
+        return self.reproducer_dir or Path(tempfile.gettempdir()) / "sbcompile-reproducers"
+
+    @staticmethod
+    def _notes(ctx: PassContext, directory: Path) -> str:
+        """What the failing pass left to help (e.g. the core map of a model that does not fit)."""
+        notes = []
+        for note in ctx.failure_notes:
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                notes.append(note(directory))
+            except OSError as e:
+                notes.append(f"not drawn: {e.strerror}")
+        return "".join(f"; {n}" for n in notes)

@@ -5,6 +5,7 @@ logits, print activity. A thin layer over `sbcompile.api`'s `load` and `Artifact
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from sbcompile.ir import Module, SbirError
+from sbcompile.artifact import REPORT_JSON, check_file_output
+from sbcompile.failures import OneLineParser
+from sbcompile.ir import Module, SbirError, Type
+from sbcompile.ir.types import is_int
 from sbcompile.progress import Progress
 
 EXAMPLES = """\
@@ -27,7 +31,7 @@ A tokens file holds whitespace-separated integers. --text needs a tokenizer: the
 
 
 def run_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="sbcompile run", description="Run a compiled artifact on its target.",
+    ap = OneLineParser(prog="sbcompile run", description="Run a compiled artifact on its target.",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES)
     ap.add_argument("artifact", type=Path, help="an output directory written by `sbcompile ... -o OUT`")
     src = ap.add_mutually_exclusive_group(required=True)
@@ -55,33 +59,120 @@ def load_artifact(directory: Path) -> tuple[Module, str]:
     return art.module, art.target
 
 
+def check_run_options(args: argparse.Namespace) -> None:
+    """Option values that no artifact can make right, refused before anything is loaded."""
+    if args.generate < 0:
+        raise SbirError(f"--generate must be 0 or more tokens, got {args.generate}")
+    if args.text == "":
+        raise SbirError("--text is empty: give at least one character of prompt")
+    if args.inputs is not None and (args.generate or args.save_logits):
+        raise SbirError("--generate and --save-logits drive token models; with --inputs use --save-outputs")
+    if args.inputs is None and args.save_outputs:
+        raise SbirError("--save-outputs goes with --inputs (a token model saves --save-logits)")
+    for flag, path in (("--save-logits", args.save_logits), ("--save-outputs", args.save_outputs)):
+        if path is not None:
+            check_file_output(path, flag)
+
+
+def check_report(directory: Path) -> None:
+    """An artifact's report.json, if there is one, must be a JSON object naming its target."""
+    path = directory / REPORT_JSON
+    if not path.exists():
+        return
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SbirError(f"{path}: not a readable report ({e})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("target", "ref"), str):
+        raise SbirError(f"{path}: expected a JSON object whose 'target' is a name, got {str(report)[:60]}")
+
+
+def the_input(module: Module) -> Type:
+    """The type of the module's one input (what `run` feeds)."""
+    inputs = module.inputs
+    if len(inputs) != 1 or len(module.outputs) != 1:
+        raise SbirError(f"module @{module.name}: `run` drives modules with one input and one output "
+                        f"(this one has {len(inputs)} inputs, {len(module.outputs)} outputs)")
+    return inputs[0].results[0].type
+
+
 def prompt_tokens(args: argparse.Namespace, art: Any) -> np.ndarray:
+    """The prompt's token ids, checked against the module: a token input, ids inside the vocabulary."""
     from sbcompile.generation import encode_prompt
 
+    t = the_input(art.module)
+    if t.rank != 1 or not is_int(t.dtype):
+        raise SbirError(f"module @{art.module.name} takes {t}, not token ids: run it with --inputs FILE.npy")
     if args.text is not None:
         return encode_prompt(art.module, art.codec, args.text, None)
     try:
         ids = [int(t) for t in args.tokens.read_text().split()]
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, UnicodeDecodeError) as e:
         raise SbirError(f"{args.tokens}: cannot read token ids ({e})") from None
     if not ids:
         raise SbirError(f"{args.tokens}: no token ids in the file")
     return encode_prompt(art.module, art.codec, None, ids)
 
 
+def input_array(path: Path, module: Module) -> np.ndarray:
+    """An --inputs array, checked against the module's input type: rank, static widths, finite values."""
+    t = the_input(module)
+    if t.rank == 1 and is_int(t.dtype):
+        raise SbirError(f"module @{module.name} takes token ids ({t}): run it with --text or --tokens FILE")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise SbirError(f"{path}: cannot read a .npy array ({e})") from None
+    want = "[time, " + ", ".join(map(str, t.shape[1:])) + "]"
+    if x.ndim != t.rank or x.shape[0] < 1 or any(isinstance(d, int) and d != n for d, n in zip(t.shape[1:], x.shape[1:])):
+        raise SbirError(f"{path}: array of shape {list(x.shape)} does not match the module's input "
+                        f"{t} (expected {want}, time at least 1)")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise SbirError(f"{path}: array of {x.dtype}, expected numbers")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise SbirError(f"{path}: the array holds NaN or infinite values")
+    return x
+
+
+def warn_past_context(module: Module, tokens: int) -> None:
+    """A prompt longer than the context the model was trained on still runs, with a warning."""
+    context = module.attrs.get("context")
+    if isinstance(context, int) and tokens > context:
+        print(f"sbcompile run: warning: {tokens} tokens exceed the {context} tokens @{module.name} was trained on; "
+              "outputs past that are extrapolation", file=sys.stderr)
+
+
+@contextmanager
+def running(session: Any) -> Iterator[Any]:
+    """The session, shut down however the block ends (Lava's processes would otherwise outlive it)."""
+    try:
+        yield session
+    finally:
+        close = getattr(session, "close", None)
+        if close is not None:
+            close()
+
+
 def run_main(argv: list[str]) -> int:
     from sbcompile.api import load
 
     args = run_parser().parse_args(argv)
+    check_run_options(args)
+    check_report(args.artifact)
     art = load(args.artifact)
-    session = art.open(args.target, args.hardware)
     if args.inputs is not None:
-        return run_inputs(args, art, session)
+        x = input_array(args.inputs, art.module)
+        with running(art.open(args.target, args.hardware)) as session:
+            return run_inputs(args, art, session, x)
     tokens = prompt_tokens(args, art)
-    with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
+    warn_past_context(art.module, len(tokens) + args.generate)
+    with running(art.open(args.target, args.hardware)) as session, \
+            delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
         res = art.run(tokens=tokens, generate=args.generate, target=args.target, progress=progress,
                       session=session, **sampling_options(args))
     if args.save_logits:
+        args.save_logits.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.save_logits, res.logits)
     sys.stdout.write(generated_output(args, art.codec, res) if args.generate else next_token_summary(art.codec, res))
     rate = f", decode {len(res.tokens) / res.seconds['decode']:.1f} tok/s" if len(res.tokens) else ""
@@ -92,17 +183,14 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-def run_inputs(args: argparse.Namespace, art, session) -> int:
+def run_inputs(args: argparse.Namespace, art: Any, session: Any, x: np.ndarray) -> int:
     """Run a non-token module (a spiking network) on an array of inputs, time first."""
-    try:
-        x = np.load(args.inputs, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
     with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
         progress(f"{x.shape[0]} steps", 0.0)
         res = art.run(inputs=x, target=args.target, session=session)
     out = res.outputs
     if args.save_outputs:
+        args.save_outputs.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.save_outputs, out)
     print(f"sbcompile run: {res.session}: {x.shape[0]} steps in {res.seconds['run']:.3f} s; output {list(out.shape)}, "
           f"sum {float(out.sum()):g}", file=sys.stderr)

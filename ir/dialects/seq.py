@@ -139,21 +139,38 @@ class WindowAttention(OpDef):
         qh = _heads(q, p.heads)
         kh = np.repeat(_heads(k_all, p.kv_heads), rep, axis=0)
         vh = np.repeat(_heads(v_all, p.kv_heads), rep, axis=0)
-        n_past = past_k.shape[0]
-        i = np.arange(q.shape[0])[:, None] + n_past
-        j = np.arange(k_all.shape[0])[None, :]
-        visible = j <= i
-        if p.window is not None:
-            visible &= j > i - p.window
+        sinks = None
         if p.sink_k is not None:
             sk, sv = (np.asarray(ctx.weight(w), np.float32) for w in (p.sink_k, p.sink_v))
-            kh = np.concatenate([np.repeat(_heads(sk, p.kv_heads), rep, axis=0), kh], axis=1)
-            vh = np.concatenate([np.repeat(_heads(sv, p.kv_heads), rep, axis=0), vh], axis=1)
-            visible = np.concatenate([np.ones((visible.shape[0], sk.shape[0]), bool), visible], axis=1)
-        scores = (qh @ kh.transpose(0, 2, 1)) * np.float32(p.scale)
-        scores = np.where(visible[None], scores, np.float32(-np.inf))
-        scores = scores - scores.max(axis=-1, keepdims=True)
-        w = np.exp(scores)
-        w = w / w.sum(axis=-1, keepdims=True)
-        out = w @ vh
-        return [out.transpose(1, 0, 2).reshape(q.shape[0], -1).astype(np.float32)]
+            sinks = (np.repeat(_heads(sk, p.kv_heads), rep, axis=0), np.repeat(_heads(sv, p.kv_heads), rep, axis=0))
+        n_past, steps = past_k.shape[0], q.shape[0]
+        # Queries in blocks: a block sees only the keys its window reaches, so a window of w costs
+        # O(T·w) time and memory instead of the T x T score matrix (window none: one block).
+        block = max(steps, 1) if p.window is None else max(p.window, 1)
+        out = np.empty_like(qh)
+        for start in range(0, steps, block):
+            stop = min(steps, start + block)
+            first = 0 if p.window is None else max(0, start + n_past - p.window + 1)
+            i = np.arange(start, stop)[:, None] + n_past
+            j = np.arange(first, stop + n_past)[None, :]
+            visible = j <= i
+            if p.window is not None:
+                visible &= j > i - p.window
+            out[:, start:stop] = _softmax_attend(qh[:, start:stop], kh[:, first:stop + n_past], vh[:, first:stop + n_past],
+                                                 visible, np.float32(p.scale), sinks)
+        return [out.transpose(1, 0, 2).reshape(steps, -1).astype(np.float32)]
+
+
+def _softmax_attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, visible: np.ndarray, scale: np.float32,
+                    sinks: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """softmax(q k^T · scale) v per head over the visible keys; sink keys, if any, are always visible."""
+    if sinks is not None:
+        k = np.concatenate([sinks[0], k], axis=1)
+        v = np.concatenate([sinks[1], v], axis=1)
+        visible = np.concatenate([np.ones((visible.shape[0], sinks[0].shape[1]), bool), visible], axis=1)
+    scores = (q @ k.transpose(0, 2, 1)) * scale
+    scores = np.where(visible[None], scores, np.float32(-np.inf))
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    w = np.exp(scores)
+    w = w / w.sum(axis=-1, keepdims=True)
+    return w @ v

@@ -42,6 +42,8 @@ def trace_spikingbrain(config: SpikingBrainConfig, spikes: SpikeOptions, tensors
         attrs["layout"] = layout_name(config)
     if config.vocab_size == 256:
         attrs["tokenizer"] = "bytes"
+    if config.max_position_embeddings is not None:  # `sbcompile run` warns past the trained context
+        attrs["context"] = config.max_position_embeddings
     module = trace_module(model, name=re.sub(r"[^A-Za-z0-9_.$-]", "_", name), inputs={"input_ids": tensor(["seq"], "i32")},
                           leaves=LEAF_MODULES, lowerings=LOWERINGS, add_weight=add_weight, strip_prefix="model.",
                           concrete_args={"state": None}, attrs=attrs, aliases=tied_names(config))

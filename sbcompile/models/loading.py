@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,13 +18,39 @@ from typing import Callable
 import numpy as np
 import torch
 
+from pydantic import ValidationError
+
+from sbcompile.ir import SbirError
+from sbcompile.ir.errors import validation_message
+
 from .config import SpikeOptions, SpikingBrainConfig
 from .layouts import LayoutError, check_supported, detect_layout, tied_names
 from .model import SpikingBrainForCausalLM, build_model
 
 
-class CheckpointError(Exception):
+class CheckpointError(SbirError):
     """A checkpoint that cannot be read; the message names the file."""
+
+
+def validated_config(data: object, source: str | Path) -> SpikingBrainConfig:
+    """A config from a JSON object or a `.pt`'s dict, or an error naming the source and the field."""
+    if isinstance(data, SpikingBrainConfig):
+        return data
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{source}: the config must be a JSON object of fields, got {type(data).__name__}")
+    try:
+        return SpikingBrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise CheckpointError(f"{source}: {validation_message(e)}") from None
+
+
+def finite(name: str, array: np.ndarray, source: str | Path) -> np.ndarray:
+    """A tensor's data, refused when it holds NaN or infinite values (they would quantize to
+    extreme codes silently)."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        raise CheckpointError(f"{source}: tensor '{name}' holds {bad} NaN or infinite values")
+    return array
 
 
 @dataclass
@@ -38,8 +67,8 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
 
 
-def _from_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, TensorSource]:
-    return {n: TensorSource(tuple(t.shape), str(_numpy(t[:0] if t.dim() else t).dtype), (lambda t=t: _numpy(t)))
+def _from_tensors(tensors: dict[str, torch.Tensor], source: Path) -> dict[str, TensorSource]:
+    return {n: TensorSource(tuple(t.shape), str(_numpy(t[:0] if t.dim() else t).dtype), (lambda n=n, t=t: finite(n, _numpy(t), source)))
             for n, t in tensors.items()}
 
 
@@ -54,26 +83,30 @@ def _safetensors_sources(files: list[Path]) -> dict[str, TensorSource]:
                     sl = h.get_slice(name)
 
                     def load(f: Path = f, name: str = name) -> np.ndarray:
-                        with safe_open(str(f), framework="pt") as h2:
-                            return _numpy(h2.get_tensor(name))
+                        try:
+                            with safe_open(str(f), framework="pt") as h2:
+                                return finite(name, _numpy(h2.get_tensor(name)), f)
+                        except CheckpointError:
+                            raise
+                        except Exception as e:  # safetensors' own error type for a truncated body
+                            raise CheckpointError(f"{f}: cannot read tensor '{name}' ({e})") from None
                     dtype = {"BF16": "float32", "F16": "float16", "F32": "float32", "F64": "float64"}.get(sl.get_dtype(), "float32")
                     out[name] = TensorSource(tuple(sl.get_shape()), dtype, load)
-        except (OSError, ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{f}: not a readable safetensors file ({e})") from None
+        except Exception as e:  # safetensors raises its own SafetensorError, and OSError, ValueError
+            raise CheckpointError(f"{f}: not a readable safetensors file ({' '.join(str(e).split())[:200]})") from None
     return out
 
 
 def read_config(path: Path) -> SpikingBrainConfig:
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"{path}: cannot read config ({e})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: the config must be a JSON object of fields, got {type(data).__name__}")
     if data.get("model_type") not in ("gla_swa", "gla_swa_moe"):
         raise CheckpointError(f"{path}: model_type {data.get('model_type')!r} is not a SpikingBrain model (gla_swa)")
-    try:
-        return SpikingBrainConfig.model_validate(data)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: {str(e).splitlines()[0]}") from None
+    return validated_config(data, path)
 
 
 def infer_config(shapes: dict[str, tuple[int, ...]], source: str) -> SpikingBrainConfig:
@@ -89,27 +122,88 @@ def infer_config(shapes: dict[str, tuple[int, ...]], source: str) -> SpikingBrai
         raise CheckpointError(f"{source}: cannot infer the model config from tensor shapes; give --config FILE") from None
     if head_dim is None:
         raise CheckpointError(f"{source}: no GLA layer to infer the head width from; give --config FILE")
+    if head_dim < 1:
+        raise CheckpointError(f"{source}: a g_norm of width {head_dim}; give --config FILE")
     kv = shapes["model.layers.0.attn.k_proj.weight"][0] if "model.layers.0.attn.k_proj.weight" in shapes else head_dim
     low_rank = f"model.layers.{gla[0]}.attn.gk_proj.0.weight"
-    return SpikingBrainConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
-                              num_attention_heads=hidden // head_dim, num_key_value_heads=kv // head_dim,
-                              intermediate_size=inter, attn_layers=[i for i in range(layers) if i not in gla],
-                              gate_low_rank_dim=shapes[low_rank][0] if low_rank in shapes else None)
+    inferred = dict(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
+                    num_attention_heads=hidden // head_dim, num_key_value_heads=kv // head_dim,
+                    intermediate_size=inter, attn_layers=[i for i in range(layers) if i not in gla],
+                    gate_low_rank_dim=shapes[low_rank][0] if low_rank in shapes else None)
+    config = validated_config(inferred, f"{source} (config inferred from tensor shapes)")
+    defaulted = [f for f in ("rope_theta", "sliding_window", "norm_eps", "gate_logit_normalizer", "tie_word_embeddings")
+                 if f not in inferred]
+    print(f"sbcompile: warning: {source}: no config; inferred {', '.join(inferred)} from tensor shapes; "
+          f"{', '.join(f'{f}={getattr(config, f)}' for f in defaulted)} are defaults that shapes cannot tell "
+          "(give --config FILE if they differ)", file=sys.stderr)
+    return config
 
 
 def _torch_load(path: Path, trust_pickle: bool) -> object:
+    """torch's safe loader first; anything it will not load is refused in our words, unless the
+    user consented with --trust-pickle, which loads it as a full pickle."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols are not the user's business
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "safe_globals" not in str(e):  # a real pickle of some object, not just unreadable bytes
-            raise CheckpointError(f"{path}: cannot read ({str(e).splitlines()[0]})") from None
+        if not _is_pickle(path):
+            raise CheckpointError(f"{path}: cannot read (neither a torch checkpoint nor a pickle)") from None
         if not trust_pickle:
-            raise CheckpointError(f"{path}: holds pickled Python objects (a whole module?), which can run code when "
-                                  "loaded; save a state dict, safetensors or a .pt2 instead, or pass --trust-pickle "
-                                  "if you trust this file") from None
-        return torch.load(path, map_location="cpu", weights_only=False)
+            named = re.search(r"GLOBAL ([\w.]+)", str(e))
+            what = f" (among them {named.group(1)})" if named else ""
+            raise CheckpointError(f"{path}: holds pickled Python objects{what}, which can run code when loaded; "
+                                  "save a state dict, safetensors or a .pt2 instead, or pass --trust-pickle if you "
+                                  "trust this file") from None
     except Exception as e:  # torch.load raises many kinds (struct.error, EOFError, RuntimeError) on bad bytes
-        raise CheckpointError(f"{path}: cannot read ({type(e).__name__}: {(str(e) or '-').splitlines()[0]})") from None
+        raise CheckpointError(f"{path}: cannot read ({type(e).__name__}: {_first_line(e)})") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001  the user's pickle raised whatever its objects raise
+        raise CheckpointError(f"{path}: --trust-pickle: loading the pickle failed ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _export_load(path: Path, extra: dict[str, str]) -> "torch.export.ExportedProgram":
+    """torch.export.load, quietly: a bad archive is our one-line error, without the traceback
+    torch's logger would print first."""
+    import logging
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a torch.export archive (not a zip file)")
+    logger = logging.getLogger("torch.export")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        return torch.export.load(str(path), extra_files=extra)
+    except Exception as e:  # torch.export raises many kinds for a bad archive
+        why = _first_line(e)
+        why = "no exported program in it" if "warnings above" in why else why  # the warnings were torch's log
+        raise CheckpointError(f"{path}: not a torch.export archive ({why})") from None
+    finally:
+        logger.disabled = was
+
+
+def _is_pickle(path: Path) -> bool:
+    """Whether the file (or the data.pkl of torch's zip format) is a well-formed pickle stream,
+    read opcode by opcode without executing any of it."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith("data.pkl")]
+                data = z.read(names[0]) if names else b""
+        else:
+            data = path.read_bytes()
+        return bool(data) and any(op.name == "STOP" for op, _, _ in pickletools.genops(data))
+    except Exception:  # noqa: BLE001  any malformation means: not a pickle
+        return False
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip() or "-").splitlines()[0]
 
 
 def read_checkpoint(source: str | Path, config_path: str | Path | None = None,
@@ -136,10 +230,7 @@ def _read_any(source: str | Path, config_path: str | Path | None,
             config = read_config(path / "config.json")
         index = path / "model.safetensors.index.json"
         if index.exists():
-            try:
-                files = sorted({path / f for f in json.loads(index.read_text())["weight_map"].values()})
-            except (KeyError, json.JSONDecodeError) as e:
-                raise CheckpointError(f"{index}: not a safetensors index ({e})") from None
+            files = shard_files(index)
         else:
             files = sorted(path.glob("*.safetensors"))
         if not files:
@@ -147,29 +238,50 @@ def _read_any(source: str | Path, config_path: str | Path | None,
         return config, _safetensors_sources(files)
     if path.suffix == ".pt2":
         extra = {"config.json": ""}
-        try:
-            ep = torch.export.load(str(path), extra_files=extra)
-        except Exception as e:  # torch.export raises many kinds for a bad archive
-            raise CheckpointError(f"{path}: not a torch.export archive ({str(e).splitlines()[0]})") from None
+        ep = _export_load(path, extra)
         if config is None:
             if not extra["config.json"]:
                 raise CheckpointError(f"{path}: no config.json among its extra files (export with sbcompile.models.save_pt2)")
-            config = SpikingBrainConfig.model_validate(json.loads(extra["config.json"]))
-        return config, _from_tensors(dict(ep.state_dict))
+            try:
+                data = json.loads(extra["config.json"])
+            except ValueError as e:
+                raise CheckpointError(f"{path}: its config.json is not JSON ({e})") from None
+            config = validated_config(data, f"{path}: config.json")
+        return config, _from_tensors(dict(ep.state_dict), path)
     obj = _torch_load(path, trust_pickle)
     if isinstance(obj, torch.nn.Module):
         obj = {"config": getattr(obj, "config", None), "state_dict": obj.state_dict()}
     if isinstance(obj, dict) and "state_dict" in obj:
         cfg = obj.get("config")
         if config is None and cfg is not None:
-            config = cfg if isinstance(cfg, SpikingBrainConfig) else SpikingBrainConfig.model_validate(cfg)
+            config = validated_config(cfg, f"{path}: 'config'")
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: expected a state dict or {{'config', 'state_dict'}}")
-    tensors = _from_tensors(obj)
+    tensors = _from_tensors(obj, path)
     if config is None:
         config = infer_config({n: s.shape for n, s in tensors.items()}, str(path))
     return config, tensors
+
+
+def shard_files(index: Path) -> list[Path]:
+    """The shard files a safetensors index names, each inside the checkpoint folder."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{index}: not a safetensors index ({type(e).__name__}: {e})") from None
+    if not isinstance(weight_map, dict) or not all(isinstance(f, str) for f in weight_map.values()):
+        raise CheckpointError(f"{index}: weight_map must map tensor names to shard file names")
+    folder = index.parent.resolve()
+    files = set()
+    for name in weight_map.values():
+        shard = (index.parent / name).resolve()
+        if not shard.is_relative_to(folder):
+            raise CheckpointError(f"{index}: shard '{name}' lies outside the checkpoint folder; refused")
+        if not shard.is_file():
+            raise CheckpointError(f"{index}: shard '{name}' does not exist")
+        files.add(index.parent / name)
+    return sorted(files)
 
 
 def load_model(source: str | Path, spikes: SpikeOptions | None = None, config_path: str | Path | None = None,

@@ -4,7 +4,6 @@ on Lava's fixed-point simulator (Loihi2SimCfg), or on a Loihi 2 system where lav
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +80,10 @@ class Loihi2Target(Target):
         if not path.exists():
             raise SbirError(f"{artifact}: no {GRAPH_FILE} (compiled with meta weights, or by an older sbcompile); "
                             "compile a checkpoint with -t loihi2 to run it")
-        graph = ProcessGraph.from_json(path.read_text(), str(path))
+        try:
+            graph = ProcessGraph.from_json(path.read_text(), str(path))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:  # not JSON, or JSON of another shape
+            raise SbirError(f"{path}: not a readable process graph ({type(e).__name__}: {e}); compile the model again") from None
         try:
             from safetensors.numpy import load_file
 
@@ -89,8 +91,17 @@ class Loihi2Target(Target):
         except ImportError as e:
             raise SbirError(f"target 'loihi2' runs on Lava (lava-nc 0.10.0, Python 3.10: pip install "
                             f"'sbcompile[loihi2]'), which is missing here: {e}") from None
-        weights = load_file(str(Path(artifact) / LAVA_WEIGHTS_FILE))
-        return LavaSession(graph, weights, module, hardware=bool(self.settings.get("hardware")))
+        try:
+            weights = load_file(str(Path(artifact) / LAVA_WEIGHTS_FILE))
+        except Exception as e:  # safetensors raises its own error type, and FileNotFoundError
+            raise SbirError(f"{Path(artifact) / LAVA_WEIGHTS_FILE}: cannot read the Lava weights ({e}); "
+                            "compile the model again") from None
+        try:
+            return LavaSession(graph, weights, module, hardware=bool(self.settings.get("hardware")))
+        except SbirError:
+            raise
+        except Exception as e:  # a graph that validates but does not build: a damaged artifact
+            raise SbirError(f"{path}: cannot build the Lava processes ({type(e).__name__}: {e}); compile the model again") from None
 
 
 def mapping_in_graph(module: Module, graph: Any) -> dict[str, Any]:

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Op, SbirError
+from sbcompile.ir.errors import validation_message
 
 from .costs import COST_SOURCES, Loihi2Costs
 
@@ -54,17 +55,17 @@ class Loihi2Chip(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    cores_per_chip: int = Field(128, description="neurocores per chip")
-    neurons_per_core: int = Field(8192, description="neurons (compartments) per core")
-    core_memory_kib: int = Field(192, description="memory per core in KiB, shared by synapses, neuron state and routing")
-    neuron_state_bits: int = Field(48, description="core memory per neuron: two 24-bit words (accumulator, output)")
-    routing_bits_per_axon: int = Field(32, description="core memory per output axon (routing table entry)")
-    max_in_axons: int = Field(4096, description="input axons per core (Loihi 1 anchor)")
-    max_out_axons: int = Field(4096, description="output axons per core (Loihi 1 anchor)")
-    embedded_processors: int = Field(3, description="embedded x86 (Lakemont) processors per chip")
-    mesh: tuple[int, int] = Field((8, 16), description="neurocore mesh on the chip (columns, rows)")
-    max_delay_steps: int = Field(63, description="largest synaptic delay (6 bits)")
-    axon_overhead_bits: int = Field(10, description="synapse-memory bits per input axon beyond its weights "
+    cores_per_chip: int = Field(128, gt=0, description="neurocores per chip")
+    neurons_per_core: int = Field(8192, gt=0, description="neurons (compartments) per core")
+    core_memory_kib: int = Field(192, gt=0, description="memory per core in KiB, shared by synapses, neuron state and routing")
+    neuron_state_bits: int = Field(48, ge=0, description="core memory per neuron: two 24-bit words (accumulator, output)")
+    routing_bits_per_axon: int = Field(32, ge=0, description="core memory per output axon (routing table entry)")
+    max_in_axons: int = Field(4096, gt=0, description="input axons per core (Loihi 1 anchor)")
+    max_out_axons: int = Field(4096, gt=0, description="output axons per core (Loihi 1 anchor)")
+    embedded_processors: int = Field(3, ge=0, description="embedded x86 (Lakemont) processors per chip")
+    mesh: tuple[PositiveInt, PositiveInt] = Field((8, 16), description="neurocore mesh on the chip (columns, rows)")
+    max_delay_steps: int = Field(63, ge=0, description="largest synaptic delay (6 bits)")
+    axon_overhead_bits: int = Field(10, ge=0, description="synapse-memory bits per input axon beyond its weights "
                                     "(Loihi 1's per-run header, nengo-loihi SynapseConfig.bits_per_axon)")
     header_bits: int = Field(32, description="bits of a message beyond its payload (routing header)")
     message_payload_bits: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MESSAGE_PAYLOAD_BITS),
@@ -120,7 +121,7 @@ class Loihi2System(BaseModel):
 
     name: str
     chips: int = Field(1, ge=1)
-    chip_mesh: tuple[int, int] = Field((1, 1), description="chips arranged as (columns, rows)")
+    chip_mesh: tuple[PositiveInt, PositiveInt] = Field((1, 1), description="chips arranged as (columns, rows)")
     chip: Loihi2Chip = Loihi2Chip()
     costs: Loihi2Costs = Loihi2Costs()
 
@@ -155,7 +156,7 @@ def load_system(spec: str | None, overrides: dict[str, str] | None = None) -> Lo
         try:
             system = Loihi2System.model_validate(json.loads(Path(spec).read_text()))
         except (ValueError, json.JSONDecodeError) as e:
-            raise SbirError(f"{spec}: not a valid Loihi 2 system description: {str(e).splitlines()[0]}") from None
+            raise SbirError(f"{spec}: not a valid Loihi 2 system description: {validation_message(e)}") from None
     else:
         raise SbirError(f"unknown system '{spec}'; presets: {', '.join(SYSTEMS)}, or a JSON file")
     if overrides:
@@ -173,5 +174,5 @@ def load_system(spec: str | None, overrides: dict[str, str] | None = None) -> Lo
         try:
             system = Loihi2System.model_validate(data)
         except ValueError as e:
-            raise SbirError(f"--system options: {str(e).splitlines()[0]}") from None
+            raise SbirError(f"--system-set: {validation_message(e)}") from None
     return system

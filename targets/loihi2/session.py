@@ -168,9 +168,20 @@ class LavaSession:
             signal.signal(signal.SIGUSR1, previous)
 
     def close(self) -> None:
-        if self.injector.runtime is not None and not self.closed:
-            self.closed = True
+        runtime = self.injector.runtime
+        if runtime is None or self.closed:
+            return
+        self.closed = True
+        if runtime._is_started:
             self.injector.stop()
+            return
+        # Never ran (an error came first): Lava's stop would wait forever on processes that never
+        # started, so end them and free their shared memory directly.
+        messaging = runtime._messaging_infrastructure
+        for actor in messaging.actors:
+            actor.kill()
+        messaging.stop()
+        runtime._watchdog_manager.stop()
 
 
 class _GroupFailed(Exception):

@@ -66,11 +66,18 @@ def test_broken_pass_is_caught_by_the_verifier(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err.strip()
     assert rc == 1 and len(err.splitlines()) == 1
     assert "pass 'break-uses' left an invalid module" in err and "used before it is defined" in err
-    repro = tmp_path / "repro" / "break-uses.sbir"
-    assert f"(reproducer: {repro})" in err
-    assert "--passes 'break-uses,dce'" in repro.read_text()
+    (folder,) = (tmp_path / "repro").iterdir()  # a folder of its own per failure
+    assert folder.name.startswith("break-uses-") and f"(reproducer: {folder}, run: " in err
+    repro = folder / "module.sbir"
+    command = (folder / "command.sh").read_text().split()
+    assert command == ["sbcompile", str(repro), "--passes", "break-uses,dce", "-t", "ref", "--plugin",
+                       "tests.plugins.broken_pass", "--reproducer-dir", str(tmp_path / "repro")]
+    assert f"// run: {' '.join(command)}" in repro.read_text()
     assert parse_file(repro) == parse_file(LIF)
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "repro"]
+    assert main(command[1:]) == 1  # the reproducer reproduces the same error
+    again = capsys.readouterr().err
+    assert again.split(" (reproducer:")[0].replace(str(repro), str(LIF)) == err.split(" (reproducer:")[0]
 
 
 def test_crashing_pass_names_the_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,11 +95,16 @@ def test_plugin_name_clash_names_both(capsys: pytest.CaptureFixture[str]) -> Non
 def test_output_directory_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main([str(DUPS), "-o", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["module.sbir", "report.json", "report.md", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["module.sbir", "report.json", "report.md", "timings.json",
+                                                     "weights.safetensors"]
     again = tmp_path / "again"
     assert main([str(out / "module.sbir"), "-o", str(again)]) == 0
     assert (again / "module.sbir").read_bytes() == (out / "module.sbir").read_bytes()
     assert (again / "weights.safetensors").read_bytes() == (out / "weights.safetensors").read_bytes()
+    twice = tmp_path / "twice"
+    assert main([str(DUPS), "-o", str(twice)]) == 0
+    for name in ("module.sbir", "weights.safetensors", "report.json", "report.md"):  # all but timings.json
+        assert (twice / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def test_refuses_to_overwrite_a_foreign_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -157,7 +157,8 @@ def test_meta_weights_map_but_do_not_run(tmp_path: Path) -> None:
     assert main(["spikingbrain-7b", "-t", "loihi2", "--system", "hala-point", "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["lava"]["emitted"] is False and "meta" in report["lava"]["why"]
-    r = run_cli("run", str(out), "--tokens", str(ROOT / "examples" / "tiny" / "calib.txt"))
+    (tmp_path / "ids.txt").write_text("1 2 3")  # a valid prompt: the input is checked before the target opens
+    r = run_cli("run", str(out), "--tokens", str(tmp_path / "ids.txt"))
     assert r.returncode == 1 and "no lava_graph.json" in r.stderr and "Traceback" not in r.stderr
 
 

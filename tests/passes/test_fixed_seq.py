@@ -112,7 +112,7 @@ def tiny_fixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     passes = (f"canonicalize,cse,dce,fixed-norms,fixed-encoders,quantize,evaluate{{text={text},tokens=1024,label=spiking}},"
               f"fixed-gla,evaluate{{text={text},tokens=1024,label=fixed-gla}},"
               f"fixed-attention,evaluate{{text={text},tokens=1024,label=fixed-attention}}")
-    assert main([str(ROOT / "examples" / "tiny"), "--passes", passes, "-o", str(out)]) == 0
+    assert main([str(ROOT / "examples" / "tiny"), "--passes", passes, "--no-calib", "-o", str(out)]) == 0  # option defaults
     return out
 
 
