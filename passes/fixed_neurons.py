@@ -46,7 +46,11 @@ def discrete_form(module: Module, op: Op) -> Discrete | str:
         if p.reset != "zero" or p.v_reset != 0:
             return "resets by subtraction or to a non-zero voltage (a Loihi LIF resets to 0)"
         return Discrete(1.0, p.leak, p.gain, p.bias, p.v_th)
-    fields = {f: uniform(module, op, f) for f in type(p).model_fields if f != "dt"}
+    if getattr(p, "reset", "value") == "subtract":
+        return "resets by subtraction (a Loihi LIF resets to 0)"
+    if getattr(p, "rec_weight", None) is not None:
+        return "recurrent (its projection back onto itself stays with it, on the host)"
+    fields = {f: uniform(module, op, f) for f in type(op.opdef).arrays}
     if any(v is None for v in fields.values()):
         return "per-neuron parameters differ (a Loihi LIF population shares its decays and threshold)"
     if fields["v_reset"] != 0:

@@ -122,13 +122,18 @@ def decay(x: np.ndarray, d: int) -> np.ndarray:
 # time step `dt` (seconds) they are discretised with, which is also the module's `dt` attribute.
 # Discretisation, per step t, in float32 (forward Euler, as snnTorch, Norse and Lava-dl's NIR
 # importers do):
+#   input       I[t] = x[t] + W_rec y[t-1] + b_rec    (recurrent ops only; y[-1] = 0)
 #   integrate   v <- v + dt * r * I[t]                                   (neuron.if, neuron.integrator)
 #   leak        v <- v + (dt / tau) * ((v_leak - v) + r * I[t])          (neuron.lif_ct, neuron.li)
 #   synapse     i <- i + (dt / tau_syn) * (w_in * S[t] - i), then the leak step with I = the new i
 #                                                                         (neuron.cuba_lif, neuron.cuba_li)
 #   fire        z[t] = v > v_threshold (strictly, as NIR's Heaviside), then v <- v_reset where z
+#               (reset = "value", NIR >= 1.0.6) or v <- v - v_threshold (reset = "subtract", the
+#               spec of NIR files before v_reset existed)
 # Spiking ops return unit spikes (i8); neuron.li, neuron.cuba_li and neuron.integrator return the
 # voltage v (f32). Inputs may be tensors or spikes (spikes count as their decoded value).
+# `rec_weight` (and `rec_bias`) name a projection of the op's own output back onto its input: a
+# NIR cycle neuron -> Linear/Affine -> neuron, cut by one step of delay (docs/ir.md, "NIR").
 
 
 def _as_float(x: Any) -> np.ndarray:
@@ -137,6 +142,15 @@ def _as_float(x: Any) -> np.ndarray:
 
 def _per_neuron(ctx: EvalContext, name: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.asarray(ctx.weight(name), np.float32), shape)
+
+
+def _recurrent_projection(p: Any, ctx: EvalContext) -> Any:
+    """y -> W_rec y + b_rec in float32 (NIR's Linear/Affine on the fed-back output), or None."""
+    if p.rec_weight is None:
+        return None
+    w = np.asarray(ctx.weight(p.rec_weight), np.float32)
+    b = None if p.rec_bias is None else np.asarray(ctx.weight(p.rec_bias), np.float32)
+    return lambda y: w @ y if b is None else w @ y + b
 
 
 class _ContinuousNeuron(OpDef):
@@ -148,26 +162,44 @@ class _ContinuousNeuron(OpDef):
 
     @classmethod
     def weight_fields(cls) -> tuple[str, ...]:
-        return cls.arrays
+        return (*cls.arrays, "rec_weight", "rec_bias")
 
     def result_types(self, p: Any, ts: list[Type]) -> list[Type]:
         expect(ts[0].kind in ("tensor", "spikes"), f"current must be a tensor or spikes, got {ts[0]}")
         expect(ts[0].kind == "spikes" or is_float(ts[0].dtype), f"current must be floating point, got {ts[0]}")
         expect(ts[0].rank >= 1, f"current needs a leading time dim, got {ts[0]}")
         expect(p.dt > 0, f"dt must be positive, got {p.dt}")
+        if self.spiking:
+            expect(p.reset == "subtract" or p.v_reset is not None, "reset = value needs v_reset")
+        expect(p.rec_weight is not None or p.rec_bias is None, "rec_bias needs rec_weight")
+        expect(p.rec_weight is None or ts[0].rank == 2,
+               f"a recurrent population needs one neuron dim after time, got {ts[0]}")
         return [spikes(ts[0].shape, "i8") if self.spiking else tensor(ts[0].shape, "f32")]
+
+    def weight_shapes(self, p: Any, ts: list[Type]) -> dict[str, tuple[int | str, ...]]:
+        if p.rec_weight is None:
+            return {}
+        n = ts[0].shape[-1]
+        return {"rec_weight": (n, n), **({"rec_bias": (n,)} if p.rec_bias is not None else {})}
 
     def evaluate(self, p: Any, args: list[Any], ctx: EvalContext) -> list[Any]:
         x = _as_float(args[0])
         step_shape = x.shape[1:]
-        w = {f: _per_neuron(ctx, getattr(p, f), step_shape) for f in self.arrays}
+        w = {f: _per_neuron(ctx, getattr(p, f), step_shape) for f in self.arrays if getattr(p, f) is not None}
+        w["reset"] = getattr(p, "reset", "value")
         st = ctx.state()
         for key in self.state_keys:
             st.setdefault(key, np.zeros(step_shape, np.float32))
+        rec = _recurrent_projection(p, ctx)
+        if rec is not None:
+            st.setdefault("y", np.zeros(step_shape, np.float32))
         out = np.zeros(x.shape, np.int8 if self.spiking else np.float32)
         dt = np.float32(p.dt)
         for t in range(x.shape[0]):
-            out[t] = self.step(st, w, x[t], dt)
+            i = x[t] if rec is None else x[t] + rec(st["y"])
+            out[t] = self.step(st, w, i, dt)
+            if rec is not None:
+                st["y"] = out[t].astype(np.float32)
         return [SpikeArray(out) if self.spiking else out]
 
     state_keys: ClassVar[tuple[str, ...]] = ("v",)
@@ -178,15 +210,19 @@ class _ContinuousNeuron(OpDef):
     @staticmethod
     def fire(st: dict, w: dict) -> np.ndarray:
         z = st["v"] > w["v_threshold"]
-        st["v"] = np.where(z, w["v_reset"], st["v"]).astype(np.float32)
+        after = st["v"] - w["v_threshold"] if w["reset"] == "subtract" else w["v_reset"]
+        st["v"] = np.where(z, after, st["v"]).astype(np.float32)
         return z
 
 
 class IFParams(Params):
     r: str
     v_threshold: str
-    v_reset: str
+    v_reset: str | None = None
     dt: float
+    reset: Literal["value", "subtract"] = "value"
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
@@ -207,8 +243,11 @@ class LIFCTParams(Params):
     r: str
     v_leak: str
     v_threshold: str
-    v_reset: str
+    v_reset: str | None = None
     dt: float
+    reset: Literal["value", "subtract"] = "value"
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
@@ -230,9 +269,12 @@ class CubaLIFParams(Params):
     r: str
     v_leak: str
     v_threshold: str
-    v_reset: str
+    v_reset: str | None = None
     w_in: str
     dt: float
+    reset: Literal["value", "subtract"] = "value"
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
@@ -257,6 +299,8 @@ class CubaLIParams(Params):
     v_leak: str
     w_in: str
     dt: float
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
@@ -280,6 +324,8 @@ class LIParams(Params):
     r: str
     v_leak: str
     dt: float
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
@@ -299,6 +345,8 @@ class LI(_ContinuousNeuron):
 class IntegratorParams(Params):
     r: str
     dt: float
+    rec_weight: str | None = None
+    rec_bias: str | None = None
 
 
 @register
