@@ -42,6 +42,8 @@ def compile_parser() -> argparse.ArgumentParser:
     ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
     ap.add_argument("--emit", choices=["ir", "artifact", "nir"], help="what to write: the IR (stdout without -o), the "
                     "target's artifact (the default with -o), or NIR (OUT/module.nir, or -o FILE.nir)")
+    ap.add_argument("--nir-version", metavar="X.Y.Z", help="--emit nir: write for this NIR version's readers "
+                    "(e.g. 1.0.4; default: the oldest that keeps the graph's meaning)")
     ap.add_argument("--dt", type=float, metavar="SECONDS", help="time step that discretises continuous-time "
                     "neurons (NIR inputs; default: the graph's metadata dt, else 1e-4)")
     fe = ap.add_argument_group("models")
@@ -117,7 +119,7 @@ def build_report(module: Module, target: str, pipeline: str, timings: dict[str, 
         "module": module.name,
         "target": target,
         "pipeline": pipeline,
-        **{k: module.attrs[k] for k in ("spiking", "k") if k in module.attrs},
+        **{k: module.attrs[k] for k in ("spiking", "k", "nir.version", "nir.reset") if k in module.attrs},
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,
@@ -209,19 +211,19 @@ def compile_main(args: argparse.Namespace) -> int:
         return 0
     t1 = time.perf_counter()
     if emit == "nir":
-        from sbcompile.frontend.nir_export import to_nir, write_nir
+        from sbcompile.frontend.nir_export import nir_version_for, write_nir
 
-        to_nir(module)  # fails before anything is written if NIR cannot express the module
+        nir_version_for(module, args.nir_version)  # fails before anything is written if NIR cannot express it
         if args.output.suffix == ".nir":
-            write_nir(module, args.output)
-            print(f"sbcompile: wrote {args.output}", file=sys.stderr)
+            version = write_nir(module, args.output, args.nir_version)
+            print(f"sbcompile: wrote {args.output} (NIR {version})", file=sys.stderr)
             return 0
     with atomic_directory(args.output) as out:
         write_module(module, out)
         if emit == "artifact":
             target.emit(module, out, ctx.report)
         elif emit == "nir":
-            write_nir(module, out / "module.nir")
+            write_nir(module, out / "module.nir", args.nir_version)
         pictures = draw_pictures(args, module, ctx, out)
         timings["emit"] = time.perf_counter() - t1
         write_report(build_report(module, target.name, format_pipeline(passes), timings,

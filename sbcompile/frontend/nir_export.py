@@ -1,8 +1,10 @@
 """sbir -> NIR, where NIR can express the module: the inverse of nir_import. Node names are the
 ops' `nir.node` annotations (else the value names); weight-store arrays are written unchanged;
 `nn.add` and the decoding of unit spikes before it become NIR fan-in (several edges into one
-node); the module's `dt` goes into the graph metadata. The discrete `neuron.lif` is written as
-NIR's LIF (or IF where leak = 0) through the module's `dt`: leak = dt / tau, gain = leak r (dt r
+node); the module's `dt` goes into the graph metadata; a recurrent neuron op's rec_weight/rec_bias
+becomes its Linear/Affine node and the cycle's two edges. The file is written in the form of one
+NIR version (nir_versions.py): the one asked for, else the oldest that keeps every node's reset.
+The discrete `neuron.lif` is written as NIR's LIF (or IF where leak = 0) through the module's `dt`: leak = dt / tau, gain = leak r (dt r
 for IF), bias = leak v_leak; it fires on v >= v_th where NIR fires on v > v_threshold.
 
 Ops NIR has no node for (attention, adaptive-threshold spike encoding, gating, norms, ...) are all
@@ -18,6 +20,7 @@ import numpy as np
 from sbcompile.ir import Module, SbirError, Value
 
 from .nir_import import NEURONS
+from .nir_versions import choose_version, for_version, show, write_file
 
 NEURON_KIND = {op: kind for kind, (op, _) in NEURONS.items()}
 
@@ -41,6 +44,12 @@ def _arr(v: Any) -> Any:
 
 def to_nir(module: Module) -> Any:
     """The module as a `nir.NIRGraph`; SbirError naming every op NIR cannot express."""
+    return build_nir(module)[0]
+
+
+def build_nir(module: Module) -> tuple[Any, dict[str, tuple[str, str | None]]]:
+    """The module as a `nir.NIRGraph`, and each node's NIR type and reset ("value", "subtract" or
+    None), which decide the NIR versions that can hold it (nir_versions.choose_version)."""
     import nir
 
     w = module.weights
@@ -51,9 +60,10 @@ def to_nir(module: Module) -> Any:
     unit_spikes: set[str] = set()  # values that are unit spikes of a neuron (decoding is the identity)
     problems: list[str] = []
     taken: set[str] = set()
+    meaning: dict[str, tuple[str, str | None]] = {}
 
-    def node_name(op: Any) -> str:
-        base = str(op.attrs.get("nir.node", op.results[0].name))
+    def node_name(op: Any, base: str | None = None) -> str:
+        base = base or str(op.attrs.get("nir.node", op.results[0].name))
         name, i = base, 1
         while name in taken:
             name, i = f"{base}_{i}", i + 1
@@ -114,13 +124,15 @@ def to_nir(module: Module) -> Any:
         elif op.name in NEURON_KIND:
             kind = NEURON_KIND[op.name]
             fields = NEURONS[kind][1]
-            node = getattr(nir, kind)(**{f: w.get(getattr(p, f)) for f in fields})
+            node = getattr(nir, kind)(**{f: w.get(getattr(p, f)) for f in fields if getattr(p, f) is not None})
         elif op.name == "neuron.lif":
             node = _discrete_lif(p, step_shape(op.results[0]), dt)
         name = node_name(op)
         nodes[name] = node
         edges.extend((s, name) for s in srcs)
         sources[res] = [name]
+        meaning[name] = (type(node).__name__, _reset_of(op))
+        edges.extend(_recurrent_projection(op, name, nodes, node_name, w))
     names = module.attrs.get("nir.outputs")
     if not (isinstance(names, tuple) and len(names) == len(module.outputs)):
         names = tuple("output" if i == 0 else f"output_{i}" for i in range(len(module.outputs)))
@@ -129,7 +141,28 @@ def to_nir(module: Module) -> Any:
         nodes[name] = nir.Output(output_type={"output": np.array(step_shape(v))})
         edges.extend((s, name) for s in sources[v.name])
     metadata = {"dt": float(dt)} if isinstance(dt, (int, float)) else {}
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False), meaning
+
+
+def _reset_of(op: Any) -> str | None:
+    """How a firing neuron op resets: "value" (to v_reset) or "subtract"; None for other ops."""
+    if op.name == "neuron.lif":
+        return "subtract" if op.params.reset == "subtract" else "value"
+    return getattr(op.params, "reset", None) if op.name in NEURON_KIND else None
+
+
+def _recurrent_projection(op: Any, name: str, nodes: dict[str, Any], node_name: Any, w: Any) -> list[tuple[str, str]]:
+    """A recurrent neuron op's rec_weight/rec_bias as the Linear/Affine node of its NIR cycle."""
+    import nir
+
+    p = op.params
+    if getattr(p, "rec_weight", None) is None:
+        return []
+    rec = node_name(op, str(op.attrs.get("nir.rec_node", f"{name}.w_rec")))
+    nodes[rec] = (nir.Linear(weight=w.get(p.rec_weight)) if p.rec_bias is None
+                  else nir.Affine(weight=w.get(p.rec_weight), bias=w.get(p.rec_bias)))
+    return [(name, rec), (rec, name)]
+
 
 
 EXPRESSIBLE = {"io.input", "nn.add", "syn.dense", "syn.conv1d", "syn.conv2d", "syn.delay", "nn.flatten",
@@ -147,8 +180,6 @@ def _why_not(op: Any, dt: Any, unit_spikes: set[str]) -> str | None:
     if op.name == "syn.dense" and p.scale is not None:
         return "quantized weights (integer codes with scales) have no NIR node"
     if op.name == "neuron.lif":
-        if p.reset == "subtract":
-            return "reset by subtraction has no NIR form (NIR resets to v_reset)"
         if not isinstance(dt, (int, float)) or dt <= 0:
             return "a discrete-time LIF needs the module attribute dt to become NIR's continuous-time LIF"
         if p.leak == 0 and p.bias != 0:
@@ -170,11 +201,20 @@ def _discrete_lif(p: Any, shape: tuple, dt: float) -> Any:
                    v_threshold=full(p.v_th), v_reset=full(p.v_reset))
 
 
-def write_nir(module: Module, path: str | Path) -> None:
-    import nir
+def nir_version_for(module: Module, version: str | None = None) -> str:
+    """The NIR version `--emit nir` writes: `version` if the graph keeps its meaning there, else
+    (none given) the oldest that does; SbirError naming the nodes that cannot."""
+    _, meaning = build_nir(module)
+    return show(choose_version(meaning, version, f"module @{module.name}"))
 
-    graph = to_nir(module)
+
+def write_nir(module: Module, path: str | Path, version: str | None = None) -> str:
+    """Write the module as a NIR file in the form of `version` (see nir_version_for); returns the
+    version written."""
+    graph, meaning = build_nir(module)
+    v = choose_version(meaning, version, f"module @{module.name}")
     try:
-        nir.write(str(path), graph)
+        write_file(path, for_version(graph.to_dict(), v), show(v))
     except Exception as e:
         raise SbirError(f"{path}: cannot write NIR ({type(e).__name__}: {e})") from None
+    return show(v)

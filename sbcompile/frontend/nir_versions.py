@@ -157,3 +157,27 @@ def for_version(node: dict[str, Any], v: Version) -> dict[str, Any]:
     elif out.get("type") in RESET_NODES and v < V_RESET_SINCE:
         out.pop("v_reset", None)
     return out
+
+
+def write_file(path: str | Path, graph: dict[str, Any], version: str) -> None:
+    """A graph's node dict as a NIR HDF5 file (the layout of nir.write) stamped with `version`."""
+    import h5py
+    import numpy as np
+
+    def put(group: Any, node: dict[str, Any]) -> None:
+        for k, v in node.items():
+            if k == "metadata":
+                if v:
+                    put(group.create_group(k), v)
+            elif isinstance(v, str):
+                group.create_dataset(k, data=v, dtype=h5py.string_dtype())
+            elif isinstance(v, np.ndarray):
+                group.create_dataset(k, data=v, dtype=v.dtype, compression="gzip")
+            elif isinstance(v, dict):
+                put(group.create_group(str(k)), v)
+            else:
+                group.create_dataset(k, data=v)
+
+    with h5py.File(str(path), "w") as f:
+        f.create_dataset("version", data=version, dtype=h5py.string_dtype())
+        put(f.create_group("node"), graph)
