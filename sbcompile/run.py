@@ -81,7 +81,7 @@ def run_main(argv: list[str]) -> int:
     target = TARGETS[target_name](hardware=args.hardware)
     session = target.open(args.artifact, module)
     if args.inputs is not None:
-        return run_inputs(args, session, target_name)
+        return run_inputs(args, session, target_name, module)
     tokens = prompt_tokens(args, module)
     vocab = module.attrs.get("vocab")
     if isinstance(vocab, int) and (tokens.min() < 0 or tokens.max() >= vocab):
@@ -111,12 +111,15 @@ def run_main(argv: list[str]) -> int:
     return 0
 
 
-def run_inputs(args: argparse.Namespace, session, target_name: str) -> int:
+def run_inputs(args: argparse.Namespace, session, target_name: str, module: Module) -> int:
     """Run a non-token module (a spiking network) on an array of inputs, time first."""
+    from sbcompile.frontend.inputs import check_inputs
+
     try:
         x = np.load(args.inputs, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
+    x = check_inputs(module, x, str(args.inputs))
     t0 = time.perf_counter()
     out = np.asarray(session(x.astype(np.float32)))
     took = time.perf_counter() - t0
