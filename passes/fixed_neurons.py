@@ -10,6 +10,7 @@ import numpy as np
 from sbcompile.ir import Builder, Module, Op
 from sbcompile.ir.dialects.neuron import LoihiLIFParams
 
+from . import fixed_recurrent
 from .base import Pass, PassContext, option
 from .registry import register_pass
 
@@ -48,8 +49,8 @@ def discrete_form(module: Module, op: Op) -> Discrete | str:
         return Discrete(1.0, p.leak, p.gain, p.bias, p.v_th)
     if getattr(p, "reset", "value") == "subtract":
         return "resets by subtraction (a Loihi LIF resets to 0)"
-    if getattr(p, "rec_weight", None) is not None:
-        return "recurrent (its projection back onto itself stays with it, on the host)"
+    if fixed_recurrent.why_not(module, op):
+        return fixed_recurrent.why_not(module, op)
     fields = {f: uniform(module, op, f) for f in type(op.opdef).arrays}
     if any(v is None for v in fields.values()):
         return "per-neuron parameters differ (a Loihi LIF population shares its decays and threshold)"
@@ -126,11 +127,13 @@ class FixedNeurons(Pass):
         factor = d.gain * 2.0 ** e
         bias_mant, bias_exp = bias_fields(d.bias * 2.0 ** e * 64 + FLOOR_CORRECTION)
         vth = min(int(round(d.v_th * 2.0 ** e)), 2 ** 17 - 1)
+        fixed_recurrent.fold_bias(module, op)
         how = self.scale_current(module, op, factor)
         dv = min(4095, max(0, int(round(d.leak * 4096))))
         du = min(4095, max(0, int(round(d.syn_decay * 4096)) - 1))
+        rec = fixed_recurrent.codes(module, op, op.params, factor)
         op.name = "neuron.loihi_lif"
-        op.params = LoihiLIFParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
+        op.params = LoihiLIFParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, **rec)
         op.attrs["fixed.scale_exp"] = e
         return {"scale_exp": e, "vth": vth, "du": du, "dv": dv, "bias": [bias_mant, bias_exp],
                 "current_scaled_by": how}

@@ -59,6 +59,8 @@ class LoihiLIFParams(Params):
     vth: int = 1
     bias_mant: int = 0
     bias_exp: int = 0
+    rec_weight: str | None = None
+    rec_exp: int = 0
 
 
 U_V_LIMIT = 2 ** 23  # u and v are 24-bit registers
@@ -70,7 +72,10 @@ class LoihiLIF(OpDef):
     `LIF` model): integer current in, unit spikes out. Per step, in int32 as the core computes:
     a = floor(I) << 6; u = sign(u)(|u| (4096 - du - 1) >> 12) + a, wrapped to 24 bits;
     v = clip(sign(v)(|v| (4096 - dv) >> 12) + u + (bias_mant << bias_exp), +-(2^23 - 1));
-    spike where v > vth << 6, then v = 0. du = 4095 makes u the step's input alone."""
+    spike where v > vth << 6, then v = 0. du = 4095 makes u the step's input alone. `rec_weight`
+    (integer codes [n, n]) is a recurrent projection onto the compartment's own input, as a
+    neurocore's Dense from its spikes back to itself delivers it one step later: I[t] becomes
+    floor(I[t]) + floor((codes z[t-1]) 2^rec_exp), z[-1] = 0."""
 
     name = "neuron.loihi_lif"
     params = LoihiLIFParams
@@ -83,7 +88,16 @@ class LoihiLIF(OpDef):
         expect(0 <= p.vth < 2 ** 17, f"vth is 17-bit unsigned, got {p.vth}")
         expect(-(2 ** 12) <= p.bias_mant < 2 ** 12, f"bias_mant is 13-bit signed, got {p.bias_mant}")
         expect(0 <= p.bias_exp <= 7, f"bias_exp is 3-bit unsigned, got {p.bias_exp}")
+        expect(p.rec_weight is None or ts[0].rank == 2, f"a recurrent compartment population is one dim, got {ts[0]}")
         return [spikes(ts[0].shape, "i8")]
+
+    def weight_shapes(self, p: LoihiLIFParams, ts: list[Type]) -> dict[str, tuple[int | str, ...]]:
+        n = ts[0].shape[-1]
+        return {} if p.rec_weight is None else {"rec_weight": (n, n)}
+
+    @classmethod
+    def weight_fields(cls) -> tuple[str, ...]:
+        return ("rec_weight",)
 
     def evaluate(self, p: LoihiLIFParams, args: list[Any], ctx: EvalContext) -> list[Any]:
         current = integer_current(args[0])
@@ -92,21 +106,30 @@ class LoihiLIF(OpDef):
         v = st.get("v", np.zeros(current.shape[1:], np.int32))
         bias = np.int32(p.bias_mant) << np.int32(p.bias_exp)
         out = np.zeros(current.shape, np.int8)
+        codes = None if p.rec_weight is None else np.asarray(ctx.weight(p.rec_weight), np.int64)
+        z = st.get("z", np.zeros(current.shape[1:], np.int64))
         for t in range(current.shape[0]):
-            u = decay(u, p.du + 1) + np.left_shift(current[t], 6)
+            a = current[t] if codes is None else current[t] + shift_floor(codes @ z, p.rec_exp).astype(np.int32)
+            u = decay(u, p.du + 1) + np.left_shift(a, 6)
             u = np.where(u > U_V_LIMIT, u - 2 * U_V_LIMIT, u)
             u = np.where(u <= -U_V_LIMIT, u + 2 * U_V_LIMIT, u).astype(np.int32)
             v = np.clip(decay(v, p.dv) + u + bias, -U_V_LIMIT + 1, U_V_LIMIT - 1).astype(np.int32)
             fired = v > (p.vth << 6)
             out[t] = fired
             v = np.where(fired, 0, v).astype(np.int32)
-        st["u"], st["v"] = u, v
+            z = fired.astype(np.int64)
+        st["u"], st["v"], st["z"] = u, v, z
         return [SpikeArray(out)]
 
 
 def integer_current(x: np.ndarray) -> np.ndarray:
     """The integer current a compartment takes: floor(I), as a synapse's weight-exponent shift gives."""
     return np.floor(np.asarray(x, np.float64)).astype(np.int32)
+
+
+def shift_floor(x: np.ndarray, e: int) -> np.ndarray:
+    """x 2^e, floored: a Dense's weight exponent (left shift, or arithmetic right shift)."""
+    return np.left_shift(x, e) if e >= 0 else np.right_shift(x, -e)
 
 
 def decay(x: np.ndarray, d: int) -> np.ndarray:

@@ -73,7 +73,7 @@ def _int_or_tuple(v: Any) -> Any:
 
 
 def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.$-]", "_", name) or "node"
+    return re.sub(r"[^A-Za-z0-9_$-]", "_", name) or "node"  # no dots: Lava process names split on them
 
 
 def _shape(t: Any) -> tuple[int, ...] | None:

@@ -238,12 +238,25 @@ class Lowering:
         self.add(ProcessSpec(name, "lif", "core", [op.result.name], lat, in_ports={"a_in": n}, out_ports={"s_out": n},
                              params={"du": p.du, "dv": p.dv, "vth": p.vth, "bias_mant": p.bias_mant,
                                      "bias_exp": p.bias_exp}, cores=list(range(*_core_range(op)))))
+        if p.rec_weight is not None:  # the recurrent projection: a Dense from the LIF back onto itself
+            self.add_recurrent_dense(op, name, n)
         x = op.operands[0].name
         if self.kind[self.producer[x]] == "folded":
             for d in self.dense_pieces(x):
                 self.conns.append(Connection(f"{d.name}.a_out", f"{name}.a_in"))
         else:
             self.conns.append(Connection(self.endpoint(x, "floor"), f"{name}.a_in"))
+
+    def add_recurrent_dense(self, op: Op, lif: str, n: int) -> None:
+        """Codes doubled with weight_exp = rec_exp - 1 (Lava's even 8-bit weights), as add_dense does;
+        the Dense's one step of latency is the recurrence's delay."""
+        name = f"dense_{op.result.name}_rec"
+        self.weights[f"{name}.weights"] = 2 * np.asarray(self.module.weights.get(op.params.rec_weight), np.int32)
+        self.add(ProcessSpec(name, "dense", "core", [op.result.name], self.rank[op.result.name][0],
+                             in_ports={"s_in": n}, out_ports={"a_out": n},
+                             params={"weights": f"{name}.weights", "weight_exp": op.params.rec_exp - 1,
+                                     "num_message_bits": 0}, cores=list(range(*_core_range(op)))))
+        self.conns += [Connection(f"{lif}.s_out", f"{name}.s_in"), Connection(f"{name}.a_out", f"{lif}.a_in")]
 
     def add_encoder(self, op: Op) -> None:
         name = f"enc_{op.result.name}"

@@ -22,24 +22,27 @@ from . import nir_spec  # noqa: E402
 STEPS = 60
 
 
-def recurrent_cuba_graph(seed: int = 0, n: int = 8):
-    """Input(5) -> Linear -> CubaLIF(n) <-> Linear (recurrent, no bias) -> Affine -> LIF(3) <-> Affine."""
+def recurrent_cuba_graph(seed: int = 0, n: int = 8, uniform: bool = False):
+    """Input(5) -> Linear -> CubaLIF(n) <-> Linear (recurrent, no bias) -> Affine -> LIF(3) <-> Affine.
+    uniform: one tau, w_in and v_reset = 0 per population (what a Loihi compartment population holds)."""
     rng = np.random.default_rng(seed)
     f = np.float32
 
     def full(x, k=n):
         return np.full(k, x, f)
 
+    def spread(lo, hi):
+        return full((lo + hi) / 2) if uniform else rng.uniform(lo, hi, n).astype(f)
+
     nodes = {
         "in": nir.Input(input_type={"input": np.array([5])}),
         "w_in": nir.Linear(weight=rng.normal(0, 3, (n, 5)).astype(f)),
-        "cuba": nir.CubaLIF(tau_syn=rng.uniform(4e-4, 8e-4, n).astype(f), tau_mem=rng.uniform(1e-3, 2e-3, n).astype(f),
-                            r=full(10.0), v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0),
-                            w_in=rng.uniform(2, 4, n).astype(f)),
+        "cuba": nir.CubaLIF(tau_syn=spread(4e-4, 8e-4), tau_mem=spread(1e-3, 2e-3),
+                            r=full(10.0), v_leak=full(0.0), v_threshold=full(1.0), v_reset=full(0.0), w_in=spread(2, 4)),
         "cuba_rec": nir.Linear(weight=rng.normal(0, 1.5, (n, n)).astype(f)),
         "w_out": nir.Affine(weight=rng.normal(0, 2, (3, n)).astype(f), bias=full(0.1, 3)),
         "lif": nir.LIF(tau=full(1e-3, 3), r=full(10.0, 3), v_leak=full(0.0, 3), v_threshold=full(1.0, 3),
-                       v_reset=full(-0.2, 3)),
+                       v_reset=full(0.0 if uniform else -0.2, 3)),
         "lif_rec": nir.Affine(weight=rng.normal(0, 1, (3, 3)).astype(f), bias=full(0.05, 3)),
         "out": nir.Output(output_type={"output": np.array([3])}),
     }
@@ -119,11 +122,39 @@ def test_recurrent_graph_round_trips() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_loihi2_equals_ref_on_a_recurrent_graph(tmp_path: Path) -> None:
+@pytest.mark.parametrize("make, on_cores", [("cuba", 0), ("cuba_uniform", 2), ("rleaky", 2)])
+def test_loihi2_maps_the_recurrent_projection_onto_cores_and_equals_ref(make: str, on_cores: int, tmp_path: Path) -> None:
+    """The recurrent populations become Loihi compartments with a Dense from their spikes back to
+    their input on the cores (those a compartment cannot hold, with per-neuron time constants or a
+    non-zero reset, stay float on the host); Lava's spikes equal the reference interpreter's on
+    the compiled module."""
     pytest.importorskip("lava")
-    graph = recurrent_cuba_graph(1)
-    x = (np.random.default_rng(1).random((30, 5)) < 0.4).astype(np.float32)
-    ref = run_ref(graph, x, tmp_path)
-    lava = run_ref(graph, x, tmp_path, target="loihi2")
-    assert ref.sum() > 0 and np.array_equal(lava, ref)
-    assert np.array_equal(ref, nir_spec.simulate(graph, {"in": x}, 1e-4)["out"])
+    from sbcompile.frontend import load_sbir
+    from sbcompile.targets import TARGETS
+    from sbcompile.targets.loihi2.graph import ProcessGraph
+    from sbcompile.targets.ref import RefSession
+
+    if make.startswith("cuba"):
+        graph = recurrent_cuba_graph(1, uniform=make == "cuba_uniform")
+        x = (np.random.default_rng(1).random((30, 5)) < 0.4).astype(np.float32)
+    else:
+        pytest.importorskip("snntorch")
+        from . import snntorch_nets as S
+
+        net, shape = S.rleaky_net(0)
+        graph, x = S.export(net, shape), (np.random.default_rng(0).random((30, *shape)) < 0.5).astype(np.float32)
+    nir.write(str(tmp_path / "net.nir"), graph)
+    out = tmp_path / "l2"
+    assert main([str(tmp_path / "net.nir"), "-t", "loihi2", "-o", str(out)]) == 0
+    lava_graph = ProcessGraph.from_json((out / "lava_graph.json").read_text())
+    rec = [p for p in lava_graph.processes if p.kind == "dense" and p.name.endswith("_rec")]
+    assert len(rec) == on_cores and all(p.where == "core" for p in rec)
+    assert len([p for p in lava_graph.processes if p.kind == "lif"]) == on_cores
+    module = load_sbir(out / "module.sbir")
+    session = TARGETS["loihi2"]().open(out, module)
+    try:
+        spikes = session(x)
+    finally:
+        session.close()
+    ref = RefSession(load_sbir(out / "module.sbir"))(x)
+    assert np.asarray(ref).sum() > 0 and np.array_equal(spikes, ref)
