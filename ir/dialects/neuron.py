@@ -410,3 +410,66 @@ class Threshold(OpDef):
     def evaluate(self, p: ThresholdParams, args: list[Any], ctx: EvalContext) -> list[Any]:
         x = _as_float(args[0])
         return [SpikeArray((x > _per_neuron(ctx, p.threshold, x.shape[1:])).astype(np.int8))]
+
+
+# ---- sigma-delta neurons (lava-dl's SDNN, as Lava's fixed-point Sigma, Delta, SigmaDelta) ----
+
+
+class SigmaDeltaParams(Params):
+    mode: Literal["sigma_delta", "delta", "sigma"] = "sigma_delta"
+    vth: int = 0
+    bias: str | None = None
+    spike_exp: int = 6
+    state_exp: int = 6
+
+
+@register
+class SigmaDelta(OpDef):
+    """Sigma-delta neurons in Lava's fixed point (lava.proc.sdn, `fixed_pt`), what lava-dl's netx
+    builds for SDNN layers. Per step, on the integer input a = floor(I) and q = spike_exp + state_exp:
+    `sigma_delta`: sigma += a; act = relu(sigma + (bias << q)); d = act - act_prev + residue;
+    `delta` (an input layer): act = a << q; d = act - act_prev + residue; then both send
+    s = d where |d| >= vth << q (else 0), keep residue = d - s, and output s >> state_exp as graded
+    spikes (i32). `sigma` (an output layer): sigma += a, output sigma (i32). `bias` names
+    per-neuron mantissas."""
+
+    name = "neuron.sigma_delta"
+    params = SigmaDeltaParams
+    operands = ("current",)
+
+    @classmethod
+    def weight_fields(cls) -> tuple[str, ...]:
+        return ("bias",)
+
+    def result_types(self, p: SigmaDeltaParams, ts: list[Type]) -> list[Type]:
+        expect(ts[0].kind in ("tensor", "spikes"), f"current must be a tensor or spikes, got {ts[0]}")
+        expect(ts[0].rank >= 1, f"current needs a leading time dim, got {ts[0]}")
+        expect(p.vth >= 0 and 0 <= p.spike_exp <= 7 and 0 <= p.state_exp <= 7,
+               f"vth >= 0, spike_exp and state_exp in 0..7, got {p.vth}, {p.spike_exp}, {p.state_exp}")
+        expect(p.mode == "sigma_delta" or p.bias is None, "only a sigma_delta neuron has a bias")
+        return [tensor(ts[0].shape, "i32") if p.mode == "sigma" else spikes(ts[0].shape, "i32")]
+
+    def weight_shapes(self, p: SigmaDeltaParams, ts: list[Type]) -> dict[str, tuple[int | str, ...]]:
+        return {} if p.bias is None else {"bias": tuple(ts[0].shape[1:])}
+
+    def evaluate(self, p: SigmaDeltaParams, args: list[Any], ctx: EvalContext) -> list[Any]:
+        x = integer_current(_as_float(args[0])).astype(np.int64)
+        q = p.spike_exp + p.state_exp
+        st = ctx.state()
+        zeros = np.zeros(x.shape[1:], np.int64)
+        sigma, act, residue = st.get("sigma", zeros), st.get("act", zeros), st.get("residue", zeros)
+        bias = 0 if p.bias is None else np.asarray(ctx.weight(p.bias), np.int64) << q
+        out = np.zeros(x.shape, np.int32)
+        for t in range(x.shape[0]):
+            if p.mode != "delta":
+                sigma = sigma + x[t]
+            if p.mode == "sigma":
+                out[t] = sigma
+                continue
+            new = x[t] << q if p.mode == "delta" else np.maximum(sigma + bias, 0)
+            d = new - act + residue
+            s = np.where(np.abs(d) >= (p.vth << q), d, 0)
+            residue, act = d - s, new
+            out[t] = np.right_shift(s, p.state_exp)
+        st["sigma"], st["act"], st["residue"] = sigma, act, residue
+        return [out if p.mode == "sigma" else SpikeArray(out)]

@@ -9,14 +9,18 @@ fixed-point fields: `iDecay` (current decay, du = iDecay - 1), `vDecay` (dv), `v
 threshold mantissa, shifted by 6), `refDelay`. netx builds each layer as Lava's Dense/Conv (its
 optimize_weight_bits shifts the weights and sets the matching weight exponent, so the current is
 `W x` exactly) and a fixed-point `LIF` with bias_exp = 6. That is sbir's `syn.dense`/`syn.conv2d`
-on the integer weights and `neuron.loihi_lif`, bit for bit. A `flatten` layer (or a dense layer
-after a conv) flattens (C, H, W) in that order, as netx's transpose to (C, H, W) and flatten do.
-Without an `input` layer the input is the first layer's input (its size from the weights; a conv's
-height and width from its output with stride 1 and its padding).
+on the integer weights and `neuron.loihi_lif`, bit for bit. Sigma-delta layers (`neuron/type` SDNN, what SLAYER's sigma_delta blocks write) become
+`neuron.sigma_delta` as netx builds them: an input layer Lava's Delta, a layer with
+`sigma_output` Lava's Sigma, any other SigmaDelta (ReLU, per-neuron or per-channel bias), with
+vth = vThMant and spike_exp = state_exp = 6. A `flatten` layer (or a dense layer after a conv)
+flattens (C, H, W) in that order, as netx's transpose to (C, H, W) and flatten do. Without an
+`input` layer the input is the first layer's input (its size from the weights; a conv's height
+and width from its output with stride 1 and its padding), integers (SDNN: graded, in units of
+2^spike_exp).
 
-Not imported (all named in one error): sigma-delta (SDNN) and resonate-and-fire neurons, graded
-spikes, recurrent dense layers (`dense_rec`), synaptic delays, per-neuron biases that differ
-(sbir's compartment has one bias), pooling, transposed convolution, concatenation."""
+Not imported (all named in one error): resonate-and-fire neurons, graded CUBA spikes, recurrent
+dense layers (`dense_rec`), synaptic delays, CUBA per-neuron biases that differ (sbir's
+compartment has one bias), pooling, transposed convolution, concatenation."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ import numpy as np
 from sbcompile.ir import Builder, Module, SbirError, Type, Value
 
 LAYER_TYPES = ("input", "dense", "conv", "flatten")
-NEURON_TYPES = ("CUBA", "LOIHI")
+NEURON_TYPES = ("CUBA", "LOIHI", "SDNN")
 
 
 def _text(ds: Any) -> str:
@@ -89,7 +93,9 @@ def _why_not(i: int, layer: dict[str, Any]) -> str | None:
         return None
     ntype = neuron.get("type")
     if ntype not in NEURON_TYPES:
-        return f"layer {i} ({kind}): neuron type {ntype} (sbcompile imports CUBA/LOIHI compartments)"
+        return f"layer {i} ({kind}): neuron type {ntype} (sbcompile imports CUBA/LOIHI compartments and SDNN)"
+    if ntype == "SDNN":
+        return None
     if bool(np.asarray(neuron.get("gradedSpike", False)).reshape(-1)[0]) or int(np.asarray(neuron.get("messageBits", 0)).reshape(-1)[0]):
         return f"layer {i} ({kind}): graded spikes are not imported"
     bias = layer.get("bias")
@@ -120,7 +126,7 @@ def load_netx(path: str | Path) -> Module:
                 x = b.input("input", Type("tensor", ("seq", *_input_shape(layer)), "f32"), result="input")
             if kind == "input":
                 if "neuron" in layer:
-                    x = _neuron(b, i, layer, x)
+                    x = _neuron(b, module, i, layer, x)
                 continue
             if kind == "flatten":
                 flatten_next = True
@@ -130,7 +136,7 @@ def load_netx(path: str | Path) -> Module:
             flatten_next = False
             x = _synapse(b, module, i, kind, layer, x)
             if "neuron" in layer:
-                x = _neuron(b, i, layer, x)
+                x = _neuron(b, module, i, layer, x)
         except SbirError as e:
             raise SbirError(f"{path}: layer {i} ({kind}): {e.message}") from None
     b.output(x)
@@ -174,14 +180,36 @@ def _scalar(v: Any) -> int:
     return int(np.asarray(v).reshape(-1)[0])
 
 
-def _neuron(b: Builder, i: int, layer: dict[str, Any], x: Value) -> Value:
+def _neuron(b: Builder, m: Module, i: int, layer: dict[str, Any], x: Value) -> Value:
     """netx's CUBA compartment: Lava's LIF with du = iDecay - 1, dv = vDecay, vth = vThMant,
-    bias_mant = the layer's bias, bias_exp = 6."""
+    bias_mant = the layer's bias, bias_exp = 6. SDNN: Lava's Delta (an input layer), Sigma (a
+    layer with `sigma_output`) or SigmaDelta with vth = vThMant and per-neuron biases, spike_exp =
+    state_exp = 6 (netx's defaults)."""
     n = layer["neuron"]
     bias = layer.get("bias")
-    bias_mant = _scalar(bias) if bias is not None and np.asarray(bias).size else 0
     shape = tuple(int(d) for d in np.asarray(layer.get("shape", x.type.shape[1:])).reshape(-1))
     if tuple(x.type.shape[1:]) != shape:
         raise SbirError(f"its shape {list(shape)} differs from its input's {list(x.type.shape[1:])}")
+    if n["type"] == "SDNN":
+        return _sigma_delta(b, m, i, layer, x, shape)
+    bias_mant = _scalar(bias) if bias is not None and np.asarray(bias).size else 0
     return b.op("neuron.loihi_lif", [x], du=_scalar(n["iDecay"]) - 1, dv=_scalar(n["vDecay"]), vth=_scalar(n["vThMant"]),
                 bias_mant=bias_mant, bias_exp=6 if bias_mant else 0, result=f"lif{i}", attrs={"netx.layer": i})
+
+
+def _sigma_delta(b: Builder, m: Module, i: int, layer: dict[str, Any], x: Value, shape: tuple[int, ...]) -> Value:
+    n = layer["neuron"]
+    attrs = {"netx.layer": i}
+    if layer["type"] == "input":
+        return b.op("neuron.sigma_delta", [x], mode="delta", vth=_scalar(n["vThMant"]), result=f"delta{i}", attrs=attrs)
+    if "sigma_output" in n:
+        return b.op("neuron.sigma_delta", [x], mode="sigma", result=f"sigma{i}", attrs=attrs)
+    bias = None
+    if layer.get("bias") is not None and np.asarray(layer["bias"]).size:
+        a = np.asarray(layer["bias"]).reshape(-1)
+        # netx: one value per neuron, or per channel (the first of (C, H, W))
+        full = a.reshape(shape) if a.size == int(np.prod(shape)) else np.broadcast_to(
+            a.reshape(-1, *[1] * (len(shape) - 1)), shape)
+        bias = f"layer{i}.bias"
+        m.weights.add(bias, np.ascontiguousarray(full).astype(np.int32))  # netx truncates as astype does
+    return b.op("neuron.sigma_delta", [x], vth=_scalar(n["vThMant"]), bias=bias, result=f"sd{i}", attrs=attrs)

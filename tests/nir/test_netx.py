@@ -1,6 +1,6 @@
 """lava-dl netx HDF5 (`sbcompile NET.net`): networks written by lava-dl's own writer (SLAYER CUBA
-dense and conv blocks, tests/nir/data/make_netx.py) give, on ref, exactly the spikes lava-dl's
-netx.hdf5.Network gives on Lava's fixed-point simulator (which adds one step of latency per
+dense and conv blocks, sigma-delta dense blocks with a sigma output; tests/nir/data/make_netx.py)
+give, on ref, exactly the output lava-dl's netx.hdf5.Network gives on Lava's fixed-point simulator (which adds one step of latency per
 synaptic layer); on loihi2 the same as ref; files built to the documented layout map field by
 field; what is not imported is named in one error."""
 
@@ -18,7 +18,7 @@ from sbcompile.ir import SbirError, verify
 from sbcompile.ir.interpreter import Interpreter
 
 DATA = Path(__file__).parent / "data"
-LAYERS = {"dense": 2, "conv": 2}  # synaptic layers: Lava's latency in steps
+LAYERS = {"dense": 2, "conv": 2, "sdnn": 3}  # synaptic layers: Lava's latency in steps
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
@@ -30,7 +30,7 @@ def test_lava_dl_networks_equal_netx_on_lava(name: str, tmp_path: Path) -> None:
     ours = np.load(tmp_path / "y.npy").reshape(len(x), -1)
     lava = np.load(DATA / f"{name}_lava.npy")
     lag = LAYERS[name]
-    assert lava[lag:].sum() > 10  # not vacuous
+    assert np.abs(lava[lag:]).sum() > 10  # not vacuous
     assert int((ours[:len(x) - lag] != lava[lag:]).sum()) == 0 and not lava[:lag].any()
 
 
@@ -85,12 +85,33 @@ def _decay(x: np.ndarray, d: int) -> np.ndarray:
     return np.sign(y) * (np.abs(y) >> 12)
 
 
+def test_delta_encoder_follows_lava(tmp_path: Path) -> None:
+    """An SDNN input layer is Lava's Delta: sends the change of its input (scaled by 2^12) where it
+    reaches vth << 12, keeps the rest as residue, and sends it >> 6."""
+    path = tmp_path / "delta.net"
+    with h5py.File(path, "w") as f:
+        layers = f.create_group("layer")
+        _layer(layers.create_group("0"), "input", shape=np.array([3]), neuron={"type": "SDNN", "vThMant": 4})
+        _layer(layers.create_group("1"), "dense", shape=np.array([3]), weight=np.eye(3, dtype=np.int64),
+               neuron={"type": "SDNN", "vThMant": 0, "sigma_output": True})
+    m = load_netx(path)
+    x = np.array([[0, 10, 2], [3, 10, 5], [6, 13, 5], [6, 13, 0]], np.float32)
+    s = Interpreter(m)(input=x)[0]
+    act, res, want = np.zeros(3, np.int64), np.zeros(3, np.int64), []
+    for t in range(4):
+        d = (x[t].astype(np.int64) << 12) - act + res
+        out = np.where(np.abs(d) >= 4 << 12, d, 0)
+        res, act = d - out, x[t].astype(np.int64) << 12
+        want.append(out >> 6)
+    assert np.array_equal(s, np.cumsum(want, axis=0)) and np.abs(s).sum() > 0
+
+
 def test_what_is_not_imported_is_named(tmp_path: Path) -> None:
     path = tmp_path / "sdnn.net"
     with h5py.File(path, "w") as f:
         layers = f.create_group("layer")
         _layer(layers.create_group("0"), "dense", shape=np.array([4]), weight=np.ones((4, 6)),
-               neuron={"type": "SDNN", "vThMant": 10})
+               neuron={"type": "RF", "vThMant": 10})
         _layer(layers.create_group("1"), "dense", shape=np.array([4]), weight=np.ones((4, 4)), delay=np.ones(4),
                neuron={"type": "CUBA", "iDecay": 4096, "vDecay": 0, "vThMant": 10})
         _layer(layers.create_group("2"), "pool", shape=np.array([4]))
@@ -98,7 +119,7 @@ def test_what_is_not_imported_is_named(tmp_path: Path) -> None:
         load_netx(path)
     msg = e.value.message
     assert "cannot import 3 netx layer(s)" in msg
-    for what in ("layer 0 (dense): neuron type SDNN", "layer 1 (dense): synaptic delays", "layer 2 (pool)"):
+    for what in ("layer 0 (dense): neuron type RF", "layer 1 (dense): synaptic delays", "layer 2 (pool)"):
         assert what in msg
     (tmp_path / "bad.net").write_text("not hdf5")
     with pytest.raises(SbirError, match="not a readable netx HDF5 file"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+import torch.nn.functional as F
 import lava.lib.dl.slayer as slayer
 from lava.lib.dl import netx
 from lava.proc import io
@@ -62,3 +63,27 @@ for name, (blocks, ishape, shape) in nets.items():
     np.save(HERE / f"{name}_x.npy", x.astype(np.float32))
     np.save(HERE / f"{name}_lava.npy", out.T)
     print(name, out.shape, out.sum())
+
+# A sigma-delta network (SDNN): no Input block (lava-dl 0.6.0's netx Input block does not compile
+# on Lava 0.10's simulator), so the first Dense takes graded input, in units of 2^spike_exp.
+sd = {'threshold': 0.1, 'tau_grad': 0.1, 'scale_grad': 0.8, 'requires_grad': False, 'shared_param': True,
+      'activation': F.relu}
+blocks = [slayer.block.sigma_delta.Dense(sd, 12, 16, weight_scale=2), slayer.block.sigma_delta.Dense(sd, 16, 8, weight_scale=2),
+          slayer.block.sigma_delta.Output(sd, 8, 4, weight_scale=2)]
+with torch.no_grad():
+    z = torch.zeros(1, 12, 4)
+    for blk in blocks:
+        z = blk(z)
+write(blocks, str(HERE / "sdnn.net"))
+x = (np.cumsum(np.random.default_rng(0).integers(-6, 7, (T, 12)), axis=0).clip(0, 60) * 64).astype(np.int32)
+net = netx.hdf5.Network(net_config=str(HERE / "sdnn.net"), input_message_bits=16)
+src = io.source.RingBuffer(data=x.T)
+sink = io.sink.RingBuffer(shape=net.out.shape, buffer=T)
+src.s_out.connect(net.inp)
+net.out.connect(sink.a_in)
+net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag='fixed_pt'))
+out = sink.data.get()
+net.stop()
+np.save(HERE / "sdnn_x.npy", x.astype(np.float32))
+np.save(HERE / "sdnn_lava.npy", out.T)
+print("sdnn", out.shape, np.abs(out).sum())
