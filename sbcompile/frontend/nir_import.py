@@ -113,7 +113,14 @@ def load_nir(path: str | Path, dt: float | None = None) -> Module:
     if subtract:
         module.attrs["nir.reset"] = (f"NIR {facts.version} predates v_reset ({show(V_RESET_SINCE)}): "
                                      f"{len(subtract)} neuron(s) reset by subtracting v_threshold")
+        warnings.warn_explicit(f"{module.attrs['nir.reset']} ({', '.join(sorted(subtract)[:5])}"
+                               f"{', ...' if len(subtract) > 5 else ''}), as the spec of that version says",
+                               OldResetWarning, str(path), 0)
     return module
+
+
+class OldResetWarning(UserWarning):
+    """A file from before NIR 1.0.6 is read with reset by subtraction (nir >= 1.0.6 would read zero)."""
 
 
 def _cycles(nodes: list[str], succ: dict[str, list[str]]) -> list[list[str]]:

@@ -16,7 +16,7 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from sbcompile.cli import main  # noqa: E402
-from sbcompile.frontend.nir_import import TimeStepWarning, load_nir  # noqa: E402
+from sbcompile.frontend.nir_import import OldResetWarning, TimeStepWarning, load_nir  # noqa: E402
 from sbcompile.frontend.nir_versions import write_file  # noqa: E402
 from sbcompile.ir import SbirError  # noqa: E402
 from sbcompile.ir.interpreter import Interpreter  # noqa: E402
@@ -79,7 +79,8 @@ def old_file(path: Path, version: str, seed: int = 0) -> object:
 @pytest.mark.parametrize("version", ["0.2.0", "1.0.4", "1.0.5"])
 def test_files_before_v_reset_subtract_the_threshold(version: str, tmp_path: Path) -> None:
     g = old_file(tmp_path / "old.nir", version)
-    m = load_nir(tmp_path / "old.nir")
+    with pytest.warns(OldResetWarning, match=rf"NIR {version} predates v_reset .* 3 neuron\(s\) reset by subtracting"):
+        m = load_nir(tmp_path / "old.nir")
     assert {op.params.reset for op in m.ops if hasattr(op.params, "reset")} == {"subtract"}
     assert m.attrs["nir.version"] == version and "3 neuron(s) reset by subtracting" in m.attrs["nir.reset"]
     x = (np.random.default_rng(0).random((80, 5)) < 0.5).astype(np.float32)
