@@ -22,7 +22,8 @@ W y[t-1] + b into step t (docs/ir.md, "NIR"). Versions: a file's NIR version dec
 IF/LIF/CubaLIF without `v_reset` means: files before NIR 1.0.6 (nir_versions.py) reset by
 subtracting the threshold, which is what their spec said. Time constants: tau <= 0 is an error,
 dt >= tau / 10 a warning naming the node and the ratio. Nodes that cannot be imported (unknown
-types, nested graphs, other cycles) are all listed in one error."""
+types, other cycles) are all listed in one error. Nested graphs are inlined first (nir_nested.py),
+their nodes named `<subgraph>.<node>`."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ import numpy as np
 
 from sbcompile.ir import Builder, Module, SbirError, Type, Value
 
+from .nir_nested import flatten
 from .nir_versions import file_facts, show, subtract_reset_nodes, V_RESET_SINCE
 
 DEFAULT_DT = 1e-4  # the step snnTorch's NIR export assumes, and Lava-dl's NIR import default
@@ -212,21 +214,20 @@ def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str
         dt = float(np.asarray(meta_dt).item()) if meta_dt is not None else DEFAULT_DT
     if not dt > 0:
         raise SbirError(f"{source}: dt must be positive, got {dt}")
+    graph = flatten(graph)
     nodes = list(graph.nodes)
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     problems: list[str] = []
     for a, b in graph.edges:
         if a not in preds or b not in preds:
-            problems.append(f"edge {a} -> {b} names a node the graph does not have (ports of nested graphs are not supported)")
+            problems.append(f"edge {a} -> {b} names a node the graph does not have")
             continue
         preds[b].append(a)
         succ[a].append(b)
     for n in nodes:
         kind = type(graph.nodes[n]).__name__
-        if kind == "NIRGraph":
-            problems.append(f"'{n}' (NIRGraph: nested graphs are not supported yet)")
-        elif kind not in SUPPORTED:
+        if kind not in SUPPORTED:
             problems.append(f"'{n}' ({kind}: no sbir op)")
     loops = _recurrent_loops(graph, nodes, preds, succ, problems)
     projections = set(loops.values())

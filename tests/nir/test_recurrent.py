@@ -94,6 +94,37 @@ def test_hand_built_recurrent_cuba_lif_follows_the_spec(seed: int, tmp_path: Pat
     assert_no_mismatch(ours, nir_spec.simulate(graph, {"in": x}, 1e-4)["out"])
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("port_names", [True, False])
+def test_nested_recurrent_subgraphs_are_inlined(port_names: bool) -> None:
+    """The recurrent populations as subgraphs (Input -> neuron <-> projection -> Output, as
+    snnTorch's RLeaky once exported and Rockpool imports them), edges naming the subgraph's ports
+    ("cuba.input") or the subgraph itself ("cuba"): the same module as the flat graph."""
+    flat = recurrent_cuba_graph(2)
+    nodes = dict(flat.nodes)
+    n = {"cuba": 8, "lif": 3}
+    for pop, rec in (("cuba", "cuba_rec"), ("lif", "lif_rec")):
+        nodes[pop] = nir.NIRGraph(nodes={
+            "input": nir.Input(input_type={"input": np.array([n[pop]])}), pop: nodes.pop(pop), "w_rec": nodes.pop(rec),
+            "output": nir.Output(output_type={"output": np.array([n[pop]])}),
+        }, edges=[("input", pop), (pop, "w_rec"), ("w_rec", pop), (pop, "output")], type_check=False)
+
+    def port(p: str, side: str) -> str:
+        return f"{p}.{side}" if port_names else p
+
+    nested = nir.NIRGraph(nodes=nodes, edges=[("in", "w_in"), ("w_in", port("cuba", "input")), (port("cuba", "output"), "w_out"),
+                                              ("w_out", port("lif", "input")), (port("lif", "output"), "out")],
+                          metadata={"dt": 1e-4}, type_check=False)
+    m = from_nir(nested)
+    assert [op.attrs["nir.node"] for op in m.ops if "nir.node" in op.attrs] == ["w_in", "cuba.cuba", "w_out", "lif.lif"]
+    assert [op.attrs.get("nir.rec_node") for op in m.ops if "nir.rec_node" in op.attrs] == ["cuba.w_rec", "lif.w_rec"]
+    x = (np.random.default_rng(2).random((STEPS, 5)) < 0.4).astype(np.float32)
+    from sbcompile.ir.interpreter import Interpreter
+
+    ours = Interpreter(m)(**{"in": x})[0].counts
+    assert_no_mismatch(ours.astype(np.float32), nir_spec.simulate(flat, {"in": x}, 1e-4)["out"])
+
+
 def test_recurrence_is_one_step_late() -> None:
     """One neuron driven once, whose recurrent weight re-excites it: the echo spike comes exactly
     one step after the spike that caused it."""
