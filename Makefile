@@ -12,7 +12,7 @@ PYTHON ?= $(shell \
   else root=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
        ls -d "$$root"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -V | tail -n 1; fi)
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test bless demo bench clean
 
 setup: $(STAMP)
 
@@ -33,12 +33,17 @@ $(STAMP): pyproject.toml
 test: setup
 	$(VPY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
+# Rewrite the golden files (tests/golden/*.expected, tests/frontend/golden/*.sbir) from the current
+# output; review the diff before committing. Tests never write them otherwise.
+bless: setup
+	$(VPY) -m pytest -q tests/test_golden.py tests/frontend/test_frontend.py -k golden --update-goldens
+
 # The main job: compile the tiny trained SpikingBrain for Loihi 2 (mapping, schedule, energy and a
 # Lava process graph), generate from a short prompt on Lava's fixed-point simulator, show the outputs.
 demo: setup
 	$(VENV)/bin/sbcompile examples/tiny -t loihi2 -o out/tiny
 	$(VENV)/bin/sbcompile run out/tiny --text "$$(printf 'def add(a, b):\n    return')" --generate 24 --stats
-	@echo "report: out/tiny/report.md   mesh picture: out/tiny/mesh.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
+	@echo "report: out/tiny/report.md   pictures: out/tiny/mesh.png, out/tiny/layers.png   IR: out/tiny/module.sbir   Lava graph: out/tiny/lava_graph.json"
 
 bench: setup
 	$(VPY) benchmarks/ir_text.py

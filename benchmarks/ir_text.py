@@ -7,6 +7,9 @@ import argparse
 import time
 
 from sbcompile.ir import Builder, Module, parse, print_module, tensor
+from sbcompile.ir.dialects.nn import Add, RMSNorm, SiLU
+from sbcompile.ir.dialects.spike import Encode
+from sbcompile.ir.dialects.syn import Dense
 
 
 def generated_module(n_ops: int) -> Module:
@@ -16,11 +19,11 @@ def generated_module(n_ops: int) -> Module:
     x = b.input("x", tensor(["seq", 64]))
     i = 0
     while len(m.ops) < n_ops:
-        h = b.op("nn.rmsnorm", [x], weight=f"layers.{i}.norm.weight", eps=1e-6)
-        s = b.op("spike.encode", [h], k=3.0)
-        y = b.op("syn.dense", [s], weight=f"layers.{i}.proj.weight", bias=f"layers.{i}.proj.bias", out_features=64)
-        a = b.op("nn.silu", [y])
-        x = b.op("nn.add", [x, a], result=f"layers_{i}_out")
+        h = b.op(RMSNorm, [x], weight=f"layers.{i}.norm.weight", eps=1e-6)
+        s = b.op(Encode, [h], k=3.0)
+        y = b.op(Dense, [s], weight=f"layers.{i}.proj.weight", bias=f"layers.{i}.proj.bias", out_features=64)
+        a = b.op(SiLU, [y])
+        x = b.op(Add, [x, a], result=f"layers_{i}_out")
         i += 1
     b.output(x)
     return m

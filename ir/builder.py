@@ -1,5 +1,5 @@
-"""Building modules in code (frontends, passes, tests): `b.op("nn.silu", [x])` validates the
-parameters, runs the type rule and picks a fresh value name."""
+"""Building modules in code (frontends, passes, tests): `b.op(SiLU, [x])` (or by its name,
+`b.op("nn.silu", [x])`) validates the parameters, runs the type rule and picks a fresh value name."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from . import dialects  # noqa: F401  (registers the ops)
 from .core import Module, Op, Value
 from .errors import Location, VerifyError
-from .opdef import TypeRuleError, lookup
+from .opdef import OpDef, TypeRuleError, lookup
 from .types import Type
 
 
@@ -17,9 +17,10 @@ class Builder:
         self.module = module
         self.taken = {v.name for v in module.values()}
 
-    def op(self, name: str, operands: list[Value], /, *, result: str | None = None, type: Type | None = None,
+    def op(self, kind: str | type[OpDef], operands: list[Value], /, *, result: str | None = None, type: Type | None = None,
            loc: Location | None = None, attrs: dict[str, Any] | None = None, **params: Any) -> Value:
-        """Append one single-result op and return its result."""
+        """Append one single-result op (an `OpDef` class or its `dialect.name`) and return its result."""
+        name = kind if isinstance(kind, str) else kind.name
         op_def = lookup(name)
         if op_def is None:
             raise VerifyError(f"unknown op '{name}'", loc)

@@ -1,22 +1,27 @@
 """The reference interpreter: runs a module op by op through each op's own reference semantics.
 The same call serves prefill (many tokens) and decoding (one token at a time): stateful ops
-keep their state between calls and positions continue from where the last call ended."""
+keep their state between calls and positions continue from where the last call ended.
+
+This is the one op-by-op loop of the compiler. A target that runs some ops its own way (a GPU
+kernel, a Lava host group's integer accumulators) subclasses `Interpreter` and overrides
+`run_op`, as torch.fx.Interpreter.run_node allows, falling back to the reference semantics."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .activity import SpikeStats
 from .core import Module, Op
 from .errors import SbirError
-from .opdef import lookup
+from .opdef import OpDef, lookup
 from .runtime import SpikeArray
 
 
-class _OpContext:
-    """The EvalContext one op sees."""
+class OpContext:
+    """The `EvalContext` an op sees while it runs: the module's weights, the op's own state slot,
+    the module's inputs, the position of this call's first token, and the interpreter's records."""
 
     def __init__(self, interp: "Interpreter", index: int) -> None:
         self.interp = interp
@@ -51,10 +56,12 @@ class Interpreter:
         self.module = module
         self.record_activity = record_activity
         self.observer = observer
-        self.defs = [lookup(op.name) for op in module.ops]
-        for op, d in zip(module.ops, self.defs):
+        self.defs: list[OpDef] = []
+        for op in module.ops:
+            d = lookup(op.name)
             if d is None:
                 raise SbirError(f"unknown op '{op.name}'", op.where())
+            self.defs.append(d)
         self.reset()
 
     def reset(self) -> None:
@@ -68,9 +75,17 @@ class Interpreter:
     def __call__(self, **inputs: Any) -> list[Any]:
         """Run the module on the next chunk of the sequence; returns the outputs in order."""
         self.inputs = inputs
-        env: dict[str, Any] = {}
-        length = None
-        for index, (op, d) in enumerate(zip(self.module.ops, self.defs)):
+        env = self.execute({})
+        first = self.module.inputs[0].result.name if self.module.inputs else None
+        if first is not None:
+            self.position += np.shape(env[first])[0] if np.ndim(env[first]) else 1
+        return [env[v.name] for v in self.module.outputs]
+
+    def execute(self, env: dict[str, Any], indices: Iterable[int] | None = None) -> dict[str, Any]:
+        """Run the ops at `indices` (default: all, in order) at the current position, reading
+        operands from and writing results into `env` (value name -> value); returns `env`."""
+        for index in range(len(self.module.ops)) if indices is None else indices:
+            op, d = self.module.ops[index], self.defs[index]
             args = [env[v.name] for v in op.operands]
             try:
                 outs = self.run_op(index, op, d, args)
@@ -87,12 +102,9 @@ class Interpreter:
                     if stats is None:
                         stats = self.activity[r.name] = SpikeStats(value.counts.shape[-1])
                     stats.add(value.counts)
-            if op.name == "io.input" and length is None:
-                length = np.shape(outs[0])[0] if np.ndim(outs[0]) else 1
-        self.position += length or 0
-        return [env[v.name] for v in self.module.outputs]
+        return env
 
-    def run_op(self, index: int, op: Op, d: Any, args: list[Any]) -> list[Any]:
+    def run_op(self, index: int, op: Op, d: OpDef, args: list[Any]) -> list[Any]:
         """Compute one op's results; targets override this to run an op their own way (as
         torch.fx.Interpreter.run_node allows) and fall back to the reference semantics here."""
-        return d.evaluate(op.params, args, _OpContext(self, index))
+        return d.evaluate(op.params, args, OpContext(self, index))

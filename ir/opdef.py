@@ -31,13 +31,16 @@ class TypeRuleError(Exception):
 
 class EvalContext(Protocol):
     """What an op's reference semantics may use: the weights, its own recurrent state slot, the
-    position of the first token of this call (for decoding), and an activity recorder."""
+    module's inputs, the position of the first token of this call (for decoding), and an activity
+    recorder. ir/interpreter.py's `OpContext` is the one implementation."""
 
     position: int
 
     def weight(self, name: str) -> np.ndarray: ...
 
     def state(self) -> dict[str, Any]: ...
+
+    def input(self, name: str) -> Any: ...
 
     def record(self, key: str, value: Any) -> None: ...
 

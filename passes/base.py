@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from sbcompile.ir import Module
+
+from .analysis import AnalysisManager
 
 
 def option(default: Any, help: str) -> Any:
@@ -19,24 +22,48 @@ def option(default: Any, help: str) -> Any:
 @dataclass
 class PassContext:
     """What passes share during one compilation: the target's machine description (plain data),
-    the report under construction, results a later pass or the target reads but no report shows
-    (`results`, e.g. the placement's coordinates), and a progress callback for long work."""
+    the report under construction, typed analyses passes hand each other (`analyses`, e.g. the
+    calibration statistics), untyped results the mapping passes still hand on by name
+    (`results`), notes to show if the compilation fails (`failure_notes`: each callback gets the
+    reproducer directory and returns a note, e.g. the path of a picture it drew), and a progress
+    callback for long work."""
 
     target: str = "ref"
     machine: Any = None
     report: dict[str, Any] = field(default_factory=dict)
+    analyses: AnalysisManager = field(default_factory=AnalysisManager)
     results: dict[str, Any] = field(default_factory=dict)
+    failure_notes: list[Callable[[Path], str]] = field(default_factory=list)
     progress: Callable[[str, float], None] = lambda what, fraction: None
-    seed: int = 0
 
 
 @dataclass(frozen=True)
 class Pass:
     name: ClassVar[str] = ""
+    # Analyses still valid after this pass changed the module (None: all). Analyses the pass
+    # itself set are always kept; a pass that returns "unchanged" keeps everything.
+    preserves: ClassVar[tuple[type, ...] | None] = ()
+    # The key this pass fills in report.json, and where its section stands in report.md (lower first).
+    report_key: ClassVar[str] = ""
+    report_rank: ClassVar[int] = 1000
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         """Transform `module` in place; return whether anything changed."""
         raise NotImplementedError
+
+    @classmethod
+    def report_section(cls, report: dict[str, Any]) -> list[str]:
+        """This pass's section of report.md (markdown lines) from the whole report; [] when it has
+        nothing to say. Passes that share one section return the same lines. By default:
+        `render_section` of the report's `report_key` entry, if there is one."""
+        section = report.get(cls.report_key) if cls.report_key else None
+        return cls.render_section(section, report) if section else []
+
+    @classmethod
+    def render_section(cls, section: Any, report: dict[str, Any]) -> list[str]:
+        """The markdown lines of this pass's own report entry (`report`: the whole report, for
+        what the section depends on, such as the kind of network)."""
+        return []
 
     @classmethod
     def options(cls) -> list[dataclasses.Field]:

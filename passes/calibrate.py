@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sbcompile.ir import Module, Op
+from sbcompile.ir.dialects.spike import Encode
 from sbcompile.ir.interpreter import Interpreter
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
+from .rounding import sig
 from .tokens import read_tokens, require_real_weights
 
 HIST_LIMIT = 32  # count histograms have bins -32..32; the end bins hold everything beyond
 
 
-def sig(x: float, digits: int = 6) -> float:
-    """Rounded to `digits` significant digits, so dumps stay short and stable."""
-    return float(f"{x:.{digits}g}")
+@dataclass(frozen=True)
+class EncoderStats:
+    """What calibration saw at one spike encoder, per channel (None where not recorded)."""
+
+    rate: np.ndarray | None      # mean |count| per token
+    active: np.ndarray | None    # share of tokens in which the channel fires
+    absmean: np.ndarray | None   # mean |input|
+    hist: np.ndarray | None      # counts -32..32, end bins include everything beyond
+    tokens: int | None
+
+
+@dataclass
+class Calibration:
+    """Calibration statistics by value name: every float value's |max| and each encoder's
+    per-channel statistics. An analysis computed from the IR's `calib.*` attributes, so a
+    calibrated module read back from text gives the same."""
+
+    absmax: dict[str, float] = field(default_factory=dict)
+    encoders: dict[str, EncoderStats] = field(default_factory=dict)
+
+    @classmethod
+    def compute(cls, module: Module) -> "Calibration":
+        def arr(op: Op, key: str, dtype: Any) -> np.ndarray | None:
+            v = op.attrs.get(f"calib.{key}")
+            return None if v is None else np.array(v, dtype)
+
+        out = cls()
+        for op in module.ops:
+            name = op.results[0].name
+            if "calib.absmax" in op.attrs:
+                out.absmax[name] = float(op.attrs["calib.absmax"])
+            if any(f"calib.{k}" in op.attrs for k in ("rate", "active", "absmean", "hist")):
+                tokens = op.attrs.get("calib.tokens")
+                out.encoders[name] = EncoderStats(arr(op, "rate", np.float64), arr(op, "active", np.float64),
+                                                  arr(op, "absmean", np.float64), arr(op, "hist", np.int64),
+                                                  None if tokens is None else int(tokens))
+        return out
 
 
 class _Collector:
@@ -36,7 +72,7 @@ class _Collector:
         value = outs[0]
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             self.absmax[name] = max(self.absmax.get(name, 0.0), float(np.abs(value).max(initial=0.0)))
-        if op.name == "spike.encode":
+        if op.isa(Encode):
             x = np.abs(args[0].reshape(-1, args[0].shape[-1]).astype(np.float64))
             c = value.counts.reshape(-1, value.counts.shape[-1]).astype(np.int64)
             self.absmean[name] = self.absmean.get(name, 0) + x.sum(axis=0)
@@ -68,7 +104,7 @@ class Calibrate(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "calibrate")
         tokens = read_tokens(module, self.text, self.tokens, "calibrate")
-        inputs = [op.params.name for op in module.ops if op.name == "io.input"]
+        inputs = [op.params.name for op in module.inputs]
         seen = _Collector()
         ctx.progress("calibrate", 0.0)
         Interpreter(module, observer=seen)(**{inputs[0]: tokens})
@@ -85,6 +121,7 @@ class Calibrate(Pass):
                 op.attrs["calib.silent"] = int((seen.abs_counts[name] == 0).sum())
                 op.attrs["calib.hist"] = tuple(int(h) for h in seen.hist[name])
                 op.attrs["calib.tokens"] = n
+        ctx.analyses.set(Calibration.compute(module))
         ctx.report["calibrate"] = {"tokens": int(tokens.size), "text": self.text,
                                    "encoders": len(seen.tokens), "silent_channels": sum(
                                        int((c == 0).sum()) for c in seen.abs_counts.values())}

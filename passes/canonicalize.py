@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sbcompile.ir import Module, Op, Value
+from sbcompile.ir.dialects.nn import ReLU, Scale
 
 from .base import Pass, PassContext
 from .registry import register_pass
@@ -16,12 +17,12 @@ Pattern = Callable[[Op], "Value | None"]
 
 def scale_by_one(op: Op) -> Value | None:
     """nn.scale{factor=1.0}(x) -> x."""
-    return op.operands[0] if op.name == "nn.scale" and op.params.factor == 1.0 else None
+    return op.operands[0] if op.isa(Scale) and op.params.factor == 1.0 else None
 
 
 def idempotent_twice(op: Op) -> Value | None:
     """relu(relu(x)) -> relu(x): applying an idempotent op again changes nothing."""
-    if op.name == "nn.relu":
+    if op.isa(ReLU):
         src = op.operands[0].owner
         if src is not None and src.name == op.name:
             return op.operands[0]

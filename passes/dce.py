@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbcompile.ir import Module
+from sbcompile.ir.dialects.io import Input
 
 from .base import Pass, PassContext
 from .registry import register_pass
@@ -24,7 +25,7 @@ class DeadCodeElimination(Pass):
         live = {v.name for v in module.outputs}
         keep = []
         for op in reversed(module.ops):
-            if op.name == "io.input" or any(r.name in live for r in op.results):
+            if op.isa(Input) or any(r.name in live for r in op.results):
                 keep.append(op)
                 live.update(v.name for v in op.operands)
         changed = len(keep) != len(module.ops)

@@ -8,11 +8,13 @@ import numpy as np
 
 from sbcompile.ir import Module, parse, print_module
 from sbcompile.ir.activity import total
+from sbcompile.ir.dialects.spike import Decode, Encode
 from sbcompile.ir.interpreter import Interpreter
 
 from .base import Pass, PassContext, option
-from .calibrate import sig
 from .registry import register_pass
+from .report import table
+from .rounding import sig
 from .tokens import read_tokens, require_real_weights
 
 
@@ -29,9 +31,9 @@ def without_encoders(module: Module) -> Module:
     copy = parse(print_module(module))
     copy.weights = module.weights
     users = copy.users()
-    for op in [op for op in copy.ops if op.name == "spike.encode"]:
+    for op in [op for op in copy.ops if op.isa(Encode)]:
         for user in users[op.result.name]:
-            if user.name == "spike.decode":  # encode then decode: the value itself
+            if user.isa(Decode):  # encode then decode: the value itself
                 copy.replace_uses(user.result, op.operands[0])
                 copy.ops.remove(user)
         copy.replace_uses(op.result, op.operands[0])
@@ -54,11 +56,18 @@ class Evaluate(Pass):
     label: str = option("current", "the row this measurement fills in the quality table")
     float: bool = option(False, "measure the module with every spike encoder bypassed (the float model)")
 
+    report_rank = 10
+    report_key = "quality"
+
+    @classmethod
+    def render_section(cls, quality: dict, report: dict) -> list[str]:
+        return ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""] + table(quality, "stage")
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         require_real_weights(module, "evaluate")
         tokens = read_tokens(module, self.text, self.tokens, "evaluate")
         interp = Interpreter(without_encoders(module) if self.float else module)
-        inputs = [op.params.name for op in module.ops if op.name == "io.input"]
+        inputs = [op.params.name for op in module.inputs]
         (logits,) = interp(**{inputs[0]: tokens})
         unit = "bits_per_byte" if module.attrs.get("tokenizer") == "bytes" else "bits_per_token"
         row = {unit: sig(bits_per_token(np.asarray(logits), tokens)), "tokens": int(tokens.size)}

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbcompile.ir import Module
+from sbcompile.ir.dialects.nn import RMSNorm
+from sbcompile.ir.dialects.spike import Encode
 from sbcompile.ir.fixed import frac_bits_for
 
 from .base import Pass, PassContext, option
+from .calibrate import Calibration
 from .registry import register_pass
+from .report import fixed_point_section
 
 
 @register_pass
@@ -27,16 +31,20 @@ class FixedEncoders(Pass):
     name = "fixed-encoders"
     frac_bits: int = option(12, "fraction bits of an encoder whose input was not calibrated")
 
+    report_rank = 40
+    report_section = staticmethod(fixed_point_section)
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         chosen: dict[str, int] = {}
+        absmax = ctx.analyses.get(Calibration, module).absmax
         for op in module.ops:
-            if op.name != "spike.encode" or op.params.static is not None or op.params.frac_bits is not None:
+            if not op.isa(Encode) or op.params.static is not None or op.params.frac_bits is not None:
                 continue
             src = op.operands[0].owner
-            if src is not None and src.name == "nn.rmsnorm" and src.params.frac_bits is not None:
+            if src is not None and src.isa(RMSNorm) and src.params.frac_bits is not None:
                 f = src.params.frac_bits
             else:
-                f = frac_bits_for(src.attrs.get("calib.absmax") if src is not None else None, self.frac_bits)
+                f = frac_bits_for(absmax.get(op.operands[0].name), self.frac_bits)
             op.params = op.params.model_copy(update={"frac_bits": f})
             chosen[op.result.name] = f
         if chosen:

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbcompile.ir import Builder, Module, Op
-from sbcompile.ir.dialects.neuron import LoihiLIFParams
+from sbcompile.ir.dialects.neuron import IF, LIF, CubaLIF, LIFContinuous, LoihiLIF, LoihiLIFParams
+from sbcompile.ir.dialects.nn import Scale
+from sbcompile.ir.dialects.syn import Dense
 
 from . import fixed_recurrent
 from .base import Pass, PassContext, option
 from .registry import register_pass
+from .report import fixed_point_section
 
 # The compartment floors its input current; half a current unit (<< 6) of bias makes that a
 # rounding on average instead of a loss of half a unit per step.
@@ -43,7 +46,7 @@ def discrete_form(module: Module, op: Op) -> Discrete | str:
     p = op.params
     if op.operands[0].type.kind != "tensor":
         return "its input is spikes; a compartment takes an integer current (give it a projection)"
-    if op.name == "neuron.lif":
+    if op.isa(LIF):
         if p.reset != "zero" or p.v_reset != 0:
             return "resets by subtraction or to a non-zero voltage (a Loihi LIF resets to 0)"
         return Discrete(1.0, p.leak, p.gain, p.bias, p.v_th)
@@ -57,19 +60,19 @@ def discrete_form(module: Module, op: Op) -> Discrete | str:
     if fields["v_reset"] != 0:
         return "resets to a non-zero voltage (a Loihi LIF resets to 0)"
     dt = p.dt
-    if op.name == "neuron.if":
+    if op.isa(IF):
         return Discrete(1.0, 0.0, dt * fields["r"], 0.0, fields["v_threshold"])
-    if op.name == "neuron.lif_ct":
+    if op.isa(LIFContinuous):
         a = dt / fields["tau"]
         return Discrete(1.0, a, a * fields["r"], a * fields["v_leak"], fields["v_threshold"])
-    if op.name == "neuron.cuba_lif":
+    if op.isa(CubaLIF):
         a_syn, a_mem = dt / fields["tau_syn"], dt / fields["tau_mem"]
         return Discrete(a_syn, a_mem, a_mem * fields["r"] * a_syn * fields["w_in"], a_mem * fields["v_leak"],
                         fields["v_threshold"])
     return f"{op.name} has no Loihi compartment form here"
 
 
-NEURONS = ("neuron.lif", "neuron.if", "neuron.lif_ct", "neuron.cuba_lif")
+NEURONS = (LIF, IF, LIFContinuous, CubaLIF)
 
 
 @register_pass
@@ -95,10 +98,13 @@ class FixedNeurons(Pass):
     threshold_bits: int = option(12, "threshold mantissa width to aim for (vth is 17-bit; v, 24-bit, "
                                      "keeps 2^(17 - bits) of headroom)")
 
+    report_rank = 40
+    report_section = staticmethod(fixed_point_section)
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         section: dict = {"converted": {}, "kept_float": {}}
         for op in list(module.ops):
-            if op.name not in NEURONS:
+            if not op.isa(*NEURONS):
                 continue
             form = discrete_form(module, op)
             why = form if isinstance(form, str) else self.why_not(form)
@@ -132,7 +138,7 @@ class FixedNeurons(Pass):
         dv = min(4095, max(0, int(round(d.leak * 4096))))
         du = min(4095, max(0, int(round(d.syn_decay * 4096)) - 1))
         rec = fixed_recurrent.codes(module, op, op.params, factor)
-        op.name = "neuron.loihi_lif"
+        op.name = LoihiLIF.name
         op.params = LoihiLIFParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, **rec)
         op.attrs["fixed.scale_exp"] = e
         return {"scale_exp": e, "vth": vth, "du": du, "dv": dv, "bias": [bias_mant, bias_exp],
@@ -144,7 +150,7 @@ class FixedNeurons(Pass):
         only here, else with an `nn.scale` placed just before the op."""
         current = op.operands[0]
         src = current.owner
-        if src is not None and src.name == "syn.dense" and src.params.scale is None \
+        if src is not None and src.isa(Dense) and src.params.scale is None \
                 and len(module.users().get(current.name, [])) == 1:
             update = {}
             for field in ("weight", "bias"):
@@ -155,11 +161,11 @@ class FixedNeurons(Pass):
                                                        * factor).astype(np.float32))
             src.params = src.params.model_copy(update=update)
             return "weights"
-        scaled = Builder(module).op("nn.scale", [current], factor=factor, result=f"{op.result.name}_current",
+        scaled = Builder(module).op(Scale, [current], factor=factor, result=f"{op.result.name}_current",
                                     loc=op.loc)
         module.ops.insert(module.ops.index(op), module.ops.pop())
         op.operands[0] = scaled
-        return "nn.scale"
+        return Scale.name
 
 
 def bias_fields(value: float) -> tuple[int, int] | None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbcompile.ir import Module
+from sbcompile.ir.dialects.nn import RMSNorm
 from sbcompile.ir.fixed import frac_bits_for
 
 from .base import Pass, PassContext, option
+from .calibrate import Calibration
 from .registry import register_pass
+from .report import fixed_point_section
 
 
 @register_pass
@@ -25,14 +28,17 @@ class FixedNorms(Pass):
     name = "fixed-norms"
     frac_bits: int = option(12, "fraction bits of a norm whose input and output were not calibrated")
 
+    report_rank = 40
+    report_section = staticmethod(fixed_point_section)
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         chosen: dict[str, int] = {}
+        absmax = ctx.analyses.get(Calibration, module).absmax
         for op in module.ops:
-            if op.name != "nn.rmsnorm" or op.params.frac_bits is not None:
+            if not op.isa(RMSNorm) or op.params.frac_bits is not None:
                 continue
-            src = op.operands[0].owner
-            ranges = [o.attrs.get("calib.absmax") for o in (src, op) if o is not None]
-            known = [r for r in ranges if isinstance(r, (int, float))]
+            ranges = [absmax.get(v.name) for v in (op.operands[0], op.result)]
+            known = [r for r in ranges if r is not None]
             f = frac_bits_for(max(known) if len(known) == len(ranges) else None, self.frac_bits)
             op.params = op.params.model_copy(update={"frac_bits": f})
             chosen[op.result.name] = f

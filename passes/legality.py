@@ -14,6 +14,14 @@ class TileUse:
     neurons: int
     in_axons: int
     synapse_bits: int
+    state_bits: int = 0
+    routing_bits: int = 0
+    out_axons: int = 0
+
+    @property
+    def memory_bits(self) -> int:
+        """Core memory is shared by synapses, neuron state and routing tables."""
+        return self.synapse_bits + self.state_bits + self.routing_bits
 
 
 @dataclass(frozen=True)
@@ -27,8 +35,9 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("neurons-per-core", "neurons", lambda t: t.neurons, lambda chip: chip.neurons_per_core),
     Rule("input-axons-per-core", "input axons", lambda t: t.in_axons, lambda chip: chip.max_in_axons),
-    Rule("synapse-memory-per-core", "synapse memory bits", lambda t: t.synapse_bits,
-         lambda chip: chip.synapse_memory_kib * 1024 * 8),
+    Rule("output-axons-per-core", "output axons", lambda t: t.out_axons, lambda chip: chip.max_out_axons),
+    Rule("core-memory-per-core", "bits of core memory (synapses, neuron state, routing)", lambda t: t.memory_bits,
+         lambda chip: chip.core_memory_bits),
 )
 
 

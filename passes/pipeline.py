@@ -89,8 +89,21 @@ def parse_pass(text: str) -> Pass:
     return cls(**kwargs)
 
 
-def parse_pipeline(text: str) -> list[Pass]:
-    return [parse_pass(p) for p in split_top_level(text)]
+DEFAULT_WORD = "default"
+
+
+def parse_pipeline(text: str, default: str | None = None) -> list[Pass]:
+    """The passes of `text`; the word `default` stands for the pipeline `default` (the target's),
+    so `default,my-pass` extends it and `cse,default` runs a pass first."""
+    passes: list[Pass] = []
+    for item in split_top_level(text):
+        if item != DEFAULT_WORD:
+            passes.append(parse_pass(item))
+        elif default is None:
+            raise PipelineError(f"pipeline '{text}': '{DEFAULT_WORD}' names a target's pipeline, and none was given")
+        else:
+            passes += [parse_pass(p) for p in split_top_level(default)]
+    return passes
 
 
 def format_pipeline(passes: list[Pass]) -> str:

@@ -1,4 +1,5 @@
-"""Place: partitioned cores onto chips and mesh positions, minimising hop-weighted spike traffic."""
+"""Place: partitioned cores onto chips (chip-aware, communication-minimising) and mesh
+positions, processor ops onto embedded processors, and the traffic graph that results."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from sbcompile.ir import Module, SbirError
+from sbcompile.ir import Module
 
 from .base import Pass, PassContext, option
+from .chips import assign_chips
+from .mapping import Partitioning, Placement, Traffic, get, put
 from .registry import register_pass
-from .traffic import TrafficGraph, traffic_graph
+from .report import per_unit
+from .traffic import build_traffic, home_chips, tile_links
 
 
 def hilbert_order(cols: int, rows: int) -> list[tuple[int, int]]:
@@ -39,122 +43,169 @@ def hilbert_order(cols: int, rows: int) -> list[tuple[int, int]]:
     return cells
 
 
-def grid_positions(system: Any, order: str) -> np.ndarray:
-    """(x, y) of every core slot of the system, in slot order, chip by chip. `rows`: chips and
-    cores row-major (the naive order); `hilbert`: chips along a Hilbert curve, so that a run of
-    consecutive chips covers a compact area, and inside each chip column by column (serpentine)
-    from the west edge, where the embedded processors attach."""
+def chip_origins(system: Any) -> np.ndarray:
+    """Global (x, y) of each chip's corner: chips along a Hilbert curve over the chip mesh, so
+    that chips with consecutive numbers are neighbours."""
     cols, rows = system.chip.mesh
-    per_chip = system.chip.cores_per_chip
-    cx_n, cy_n = system.chip_mesh
-    if order == "hilbert":  # chips along a Hilbert curve; inside a chip, columns from the west edge
-        chips = hilbert_order(cx_n, cy_n)
-        local = [(x, y if x % 2 == 0 else rows - 1 - y) for x in range(cols) for y in range(rows)]
-    else:
-        chips = [(cx, cy) for cy in range(cy_n) for cx in range(cx_n)]
-        local = [(x, y) for y in range(rows) for x in range(cols)]
-    chips, local = chips[: system.chips], local[:per_chip]
-    pos = [(cx * cols + x, cy * rows + y) for cx, cy in chips for x, y in local]
-    return np.array(pos, np.int64)
+    cells = hilbert_order(*system.chip_mesh)[: system.chips]
+    return np.array([(cx * cols, cy * rows) for cx, cy in cells], np.int64).reshape(-1, 2)
 
 
-def embedded_positions(system: Any) -> np.ndarray:
-    """Where the embedded processors attach to the mesh: an assumption (Intel publishes no floor
-    plan) of `embedded_processors` evenly spread along each chip's west edge, in chip order."""
+def local_slots(system: Any) -> np.ndarray:
+    """Core slots inside a chip: column by column (serpentine) from the west edge, where the
+    embedded processors attach (an assumption: Intel publishes no floor plan)."""
     cols, rows = system.chip.mesh
+    slots = [(x, y if x % 2 == 0 else rows - 1 - y) for x in range(cols) for y in range(rows)]
+    return np.array(slots[: system.chip.cores_per_chip], np.int64)
+
+
+def processor_rows(system: Any) -> list[int]:
+    """Rows of the west edge where a chip's embedded processors attach, evenly spread."""
+    rows = system.chip.mesh[1]
     e = max(system.chip.embedded_processors, 1)
-    ys = [round(i * (rows - 1) / max(e - 1, 1)) for i in range(e)]
-    cx_n = system.chip_mesh[0]
-    return np.array([((c % cx_n) * cols, (c // cx_n) * rows + y) for c in range(system.chips) for y in ys], np.int64)
+    return [round(i * (rows - 1) / max(e - 1, 1)) for i in range(e)]
 
 
-def place_hubs(g: TrafficGraph, pos: np.ndarray, hubs_at: np.ndarray) -> None:
-    """Each hub (an op on an embedded processor) to the embedded processor nearest the weighted
-    median of the cores it talks to: the median minimises the L1 traffic cost."""
-    for h in g.hubs:
-        nbrs, w = g.neighbours(h)
-        nbrs = nbrs[~g.is_hub[nbrs]] if len(nbrs) else nbrs
-        if len(nbrs) == 0:
-            continue
-        ww = g.weight_to(h, nbrs)
-        median = [_weighted_median(pos[nbrs, k], ww) for k in (0, 1)]
-        pos[h] = hubs_at[np.abs(hubs_at - median).sum(axis=1).argmin()]
+def position(traffic: Traffic, chip_of_core: np.ndarray, system: Any) -> np.ndarray:
+    """Mesh positions of every node: cores in their chip's slots in core order; each processor
+    instance on the least loaded embedded processor of its chip (heaviest work first)."""
+    origins, slots = chip_origins(system), local_slots(system)
+    pos = np.zeros((len(traffic.node_chip), 2), np.int64)
+    order = np.lexsort((np.arange(traffic.cores), chip_of_core))
+    rank = np.zeros(traffic.cores, np.int64)
+    starts = np.searchsorted(chip_of_core[order], chip_of_core[order])
+    rank[order] = np.arange(traffic.cores) - starts
+    pos[: traffic.cores] = origins[chip_of_core] + slots[rank]
+    rows = processor_rows(system)
+    load: dict[int, list[float]] = {}
+    procs = [n for n in range(traffic.cores, len(traffic.node_chip)) if traffic.node_chip[n] >= 0]
+    for n in sorted(procs, key=lambda n: (-traffic.work[n], n)):
+        c = int(traffic.node_chip[n])
+        loads = load.setdefault(c, [0.0] * len(rows))
+        j = int(np.argmin(loads))
+        loads[j] += traffic.work[n]
+        traffic.processor_of[n] = c * len(rows) + j
+        pos[n] = origins[c] + (0, rows[j])
+    pos[traffic.node_chip < 0] = -1
+    traffic.node_pos = pos
+    return pos
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> int:
-    order = np.argsort(values, kind="stable")
-    c = np.cumsum(weights[order])
-    return int(values[order][np.searchsorted(c, c[-1] / 2)])
+def endpoints(traffic: Traffic, system: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh positions of every edge's ends; the host's end is where the host link attaches to
+    the other end's chip (its first embedded processor)."""
+    a, b = traffic.node_pos[traffic.src].copy(), traffic.node_pos[traffic.dst].copy()
+    ca, cb = traffic.node_chip[traffic.src], traffic.node_chip[traffic.dst]
+    origins, attach = chip_origins(system), np.array((0, processor_rows(system)[0]))
+    a[ca < 0] = origins[cb[ca < 0]] + attach
+    b[cb < 0] = origins[ca[cb < 0]] + attach
+    return a, b
 
 
-def refine(g: TrafficGraph, pos: np.ndarray, cores: int, rng: np.random.Generator, sweeps: int, window: int) -> int:
-    """Greedy pairwise swaps of nearby core slots that lower the cost; returns swaps made."""
-    swaps = 0
-    for _ in range(sweeps):
-        a = rng.integers(0, cores, size=cores)
-        b = np.clip(a + rng.integers(-window, window + 1, size=cores), 0, cores - 1)
-        for i, j in zip(a.tolist(), b.tolist()):
-            if i == j:
-                continue
-            before = g.node_cost(i, pos) + g.node_cost(j, pos)
-            pos[[i, j]] = pos[[j, i]]
-            after = g.node_cost(i, pos) + g.node_cost(j, pos)
-            if after < before - 1e-9:
-                swaps += 1
-            else:
-                pos[[i, j]] = pos[[j, i]]
-    return swaps
+def hops(traffic: Traffic, system: Any) -> np.ndarray:
+    """Mesh hops of every edge (x then y; the host's end at its chip's host link)."""
+    a, b = endpoints(traffic, system)
+    return np.abs(a - b).sum(axis=1)
+
+
+def summary(traffic: Traffic, edge_hops: np.ndarray) -> dict:
+    total = float(traffic.messages.sum())
+    cross = float(traffic.messages[traffic.cross_chip].sum())
+    host = float(traffic.messages[traffic.host_edges].sum())
+    by_kind: dict[str, float] = {}
+    for k, m in zip(traffic.kind, traffic.messages.tolist()):
+        by_kind[k] = by_kind.get(k, 0.0) + m
+    return {"messages_per_token": round(total, 3), "cross_chip_messages_per_token": round(cross, 3),
+            "host_messages_per_token": round(host, 3),
+            "cross_chip_share": round(cross / total, 4) if total else 0.0,
+            "messages_by_kind": {k: round(v, 3) for k, v in sorted(by_kind.items())},
+            "hop_traffic": round(float((traffic.messages * edge_hops).sum()), 3),
+            "avg_hops": round(float((traffic.messages * edge_hops).sum()) / total, 3) if total else 0.0}
 
 
 @register_pass
 @dataclass(frozen=True)
 class Place(Pass):
-    """Assigns each partitioned core a chip and a mesh position, and each embedded/host op the
-    embedded processor of a chip, minimising hop-weighted spike traffic: messages per token
-    (calibrated firing rates where present, else `default-rate` per channel) times mesh hops.
-    Cores are laid along Hilbert curves (over chips, and inside each chip) in dataflow order, hubs go
-    to the weighted median of their cores, then random nearby swaps refine it (deterministic
-    under `seed`). A naive in-order, row-major placement is measured beside it.
+    """Assigns every partitioned core a chip and a mesh position, and every processor op an
+    embedded processor (or the host), minimising traffic between chips. Cores are packed onto
+    chips in dataflow order, then pieces of half a chip are moved by recursive bisection and
+    chip-pair refinement with networkx's Kernighan-Lin (passes/chips.py); of the packing and the
+    refined assignment, the one with fewer messages crossing chips is kept. A processor op that talks to cores on
+    several chips gets an instance on each: a broadcast crosses to a chip once and is relayed
+    there, partial results are merged on their chip before they cross; its home is the chip it
+    exchanges the most with. Chips lie along a Hilbert curve of the chip mesh, cores column by
+    column from the west edge, where the embedded processors attach.
 
-    Requires: partition. Guarantees: every core op has `hw.chip` (chips of its tiles) and the
-    report's `place` section gives traffic, hops, and the naive baseline."""
+    Requires: partition. Guarantees: every core op has `hw.chips`; a `Placement` and a `Traffic`
+    result for schedule and energy; the report's `place` section gives messages per token by
+    kind, the share crossing chips (and the baseline without relays), hops, and the cut."""
 
     name = "place"
-    default_rate: float = option(1.13, "messages per channel per token without calibration (the paper's spikes/channel)")
-    sweeps: int = option(2, "refinement sweeps (each tries one swap per core)")
-    window: int = option(64, "swap partners lie at most this many slots apart")
-    seed: int = option(0, "random seed of the refinement")
+    default_rate: float = option(1.13, "messages per spike channel per token without calibration (the paper's spikes/channel)")
+    context: int = option(4096, "keys an attention without a window reads per token (the context length)")
+    seed: int = option(0, "random seed of the Kernighan-Lin refinement")
+
+    report_rank = 60
+    report_key = "place"
+
+    @classmethod
+    def render_section(cls, p: dict, report: dict) -> list[str]:
+        return markdown(report)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         system = ctx.machine
-        if "cores_used" not in ctx.report:
-            raise SbirError("place: run partition first")
-        g = traffic_graph(module, self.default_rate)
-        n = g.cores
-        hubs_at = embedded_positions(system)
-        per_chip_hubs = max(system.chip.embedded_processors, 1)
-        naive = np.zeros((g.nodes, 2), np.int64)
-        naive[:n] = grid_positions(system, "rows")[:n]
-        for h in g.hubs:  # naive: a hub sits on the chip of the first core it talks to
-            nbrs, _ = g.neighbours(h)
-            first = nbrs[~g.is_hub[nbrs]].min() if len(nbrs) and (~g.is_hub[nbrs]).any() else 0
-            naive[h] = hubs_at[(first // system.chip.cores_per_chip) * per_chip_hubs]
-        pos = np.zeros_like(naive)
-        pos[:n] = grid_positions(system, "hilbert")[:n]
-        place_hubs(g, pos, hubs_at)
-        rng = np.random.default_rng(self.seed)
-        sweeps = max(self.sweeps, -(-20_000 // max(n, 1)))  # small models: enough attempts to settle
-        swaps = refine(g, pos, n, rng, sweeps, self.window) if n > 1 else 0
-        place_hubs(g, pos, hubs_at)
-        cols, rows = system.chip.mesh
-        chip_of = (pos[:, 1] // rows) * system.chip_mesh[0] + (pos[:, 0] // cols)
+        part = get(ctx, Partitioning, "place", "partition")
+        per_chip = system.chip.cores_per_chip
+        links = tile_links(module, part)
+        packed = np.arange(part.cores, dtype=np.int64) // per_chip
+        refined, cut_before, cut_after = assign_chips(part, links, per_chip, self.seed)
+
+        def traffic_of(chip_of: np.ndarray, relay: bool = True) -> Traffic:
+            t = build_traffic(module, part, links, chip_of, home_chips(module, part, links, chip_of), system,
+                              self.default_rate, self.context, relay)
+            position(t, chip_of, system)
+            return t
+
+        # the refinement works on a proxy (the piece graph): keep it only if fewer messages cross chips
+        candidates = [(packed, traffic_of(packed))]
+        if not np.array_equal(refined, packed):
+            candidates.append((refined, traffic_of(refined)))
+        crossing = [float(t.messages[t.cross_chip].sum()) for _, t in candidates]
+        chip_of, traffic = candidates[int(np.argmin(crossing))]
+        home = home_chips(module, part, links, chip_of)
+        baseline = traffic_of(packed, relay=False)
         for op in module.ops:
-            if "hw.cores" in op.attrs:
-                first, count = op.attrs["hw.cores"]
-                op.attrs["hw.chips"] = tuple(sorted({int(c) for c in chip_of[first:first + count]}))
-        ctx.report["place"] = {"ours": g.summary(pos, chip_of), "naive": g.summary(naive, (naive[:, 1] // rows) * system.chip_mesh[0] + naive[:, 0] // cols),
-                               "swaps": swaps, "default_rate": self.default_rate}
-        ctx.report["place"]["ratio"] = ctx.report["place"]["ours"]["hop_traffic"] / max(ctx.report["place"]["naive"]["hop_traffic"], 1e-12)
-        ctx.results["placement"] = pos
-        ctx.results["traffic"] = g
+            t = part.core_ops.get(op.result.name)
+            if t is not None:
+                op.attrs["hw.chips"] = tuple(sorted({int(c) for c in chip_of[t.first:t.first + t.count]}))
+        chips_used = int(len(np.unique(chip_of))) if part.cores else 0
+        cols, rows = system.chip.mesh
+        placement = Placement(chip_of, traffic.node_pos[: part.cores], home, chips_used,
+                              (system.chip_mesh[0] * cols, system.chip_mesh[1] * rows), cut_before, cut_after)
+        put(ctx, placement)
+        put(ctx, traffic)
+        ctx.report["chips_used"] = chips_used
+        ctx.report["place"] = {"ours": summary(traffic, hops(traffic, system)),
+                               "baseline_no_relays": summary(baseline, hops(baseline, system)),
+                               "chip_cut_before": round(cut_before, 1), "chip_cut_after": round(cut_after, 1),
+                               "cross_chip_messages_packed_refined": [round(c, 3) for c in crossing],
+                               "refinement_kept": bool(len(candidates) > 1 and crossing[1] < crossing[0]),
+                               "default_rate": self.default_rate}
+        ctx.report["placement"] = {"cross_chip_share": ctx.report["place"]["ours"]["cross_chip_share"]}
         return True
+
+
+def markdown(report: dict) -> list[str]:
+    """The report's placement lines."""
+    if "place" not in report:
+        return []
+    p, b = report["place"]["ours"], report["place"]["baseline_no_relays"]
+    rates = "calibrated" if "calibrate" in report else f"assumed ({report['place'].get('default_rate', 1.13)} per channel)"
+    return [f"- placement: {p['messages_per_token']:,.0f} messages per {per_unit(report)} (rates {rates}), "
+            f"{p['avg_hops']:.2f} hops each; "
+            f"{p['cross_chip_share']:.1%} cross chips ({b['cross_chip_share']:.1%} with one instance per processor op, "
+            f"in dataflow order), {p['host_messages_per_token']:,.0f} go to or from the host",
+            f"- chip cut (piece graph): {report['place']['chip_cut_before']:,.0f} packed in order, "
+            f"{report['place']['chip_cut_after']:,.0f} after Kernighan-Lin refinement; "
+            f"{'refined' if report['place']['refinement_kept'] else 'in-order'} assignment kept "
+            f"(fewer messages crossing chips)", ""]

@@ -9,9 +9,11 @@ import numpy as np
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Module, Op, SbirError
+from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
 from .registry import register_pass
+from .report import fold, table
 
 
 def machine_formats(ctx: PassContext) -> NumberFormats:
@@ -62,6 +64,18 @@ class Quantize(Pass):
     overflow: Literal["clamp", "residual"] = option("clamp", "what happens to codes outside the range")
     include: Literal["spiking", "all"] = option("spiking", "quantize only projections fed by spikes, or all")
 
+    report_rank = 20
+    report_key = "quantize"
+
+    @classmethod
+    def render_section(cls, q: dict, report: dict) -> list[str]:
+        if not q["ops"]:
+            return []
+        errors = [row["rel_error"] for row in q["ops"].values() if "rel_error" in row]
+        worst = f"; relative weight error mean {sum(errors) / len(errors):.3g}, worst {max(errors):.3g}" if errors else ""
+        return (["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales, {len(q['ops'])} ops{worst}.", ""]
+                + fold("per op", table(q["ops"], "op")))
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         fmt = machine_formats(ctx)
         bits = self.weight_bits or fmt.weight_bits
@@ -70,7 +84,7 @@ class Quantize(Pass):
         section = ctx.report.setdefault("quantize", {"weight_bits": bits, "scale_format": fmt.weight_scale, "ops": {}})
         changed = False
         for op in module.ops:
-            if op.name != "syn.dense" or op.params.scale is not None:
+            if not op.isa(Dense) or op.params.scale is not None:
                 continue
             if self.include == "spiking" and op.operands[0].type.kind != "spikes":
                 continue

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.dialects.syn import Dense
 
 from .base import Pass, PassContext, option
+from .calibrate import Calibration
 from .registry import register_pass
+from .report import per_unit
 
 
 def fetch_share(active: np.ndarray, order: np.ndarray, block: int) -> np.ndarray:
@@ -37,17 +40,30 @@ class ReorderChannels(Pass):
     name = "reorder-channels"
     block: int = option(32, "input channels per weight block")
 
+    report_rank = 80
+    report_key = "reorder_channels"
+
+    @classmethod
+    def render_section(cls, r: dict, report: dict) -> list[str]:
+        per = per_unit(report)
+        return ["## Channel reordering", "",
+                f"- weight blocks of {r['block']} inputs skipped per {per}: {r['skipped_before']:.4g} before, "
+                f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",
+                f"- bytes skipped per {per}: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
+                f"after, of {r['bytes']:,}", ""]
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         if self.block < 1:
             raise SbirError(f"reorder-channels: block must be positive, got {self.block}")
         totals = {"blocks": 0, "skipped_before": 0.0, "skipped_after": 0.0, "bytes": 0, "bytes_skipped_before": 0.0,
                   "bytes_skipped_after": 0.0}
         ops = {}
+        encoders = ctx.analyses.get(Calibration, module).encoders
         for op in module.ops:
-            src = op.operands[0].owner if op.operands else None
-            if op.name != "syn.dense" or src is None or "calib.active" not in src.attrs:
+            seen = encoders.get(op.operands[0].name) if op.operands else None
+            if not op.isa(Dense) or seen is None or seen.active is None:
                 continue
-            active = np.array(src.attrs["calib.active"], np.float64)
+            active = seen.active
             order = np.argsort(-active, kind="stable")
             before = fetch_share(active, np.arange(len(active)), self.block)
             after = fetch_share(active, order, self.block)

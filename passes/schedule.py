@@ -1,5 +1,9 @@
-"""Schedule: when each op runs within a token, and which messages cross which mesh links in
-which time step, under link capacities."""
+"""Schedule: the per-time-step model of a placed module. Each op runs in the time step after
+its inputs arrive (a message sent in step t is integrated in step t + 1, as on Loihi). A step
+lasts as long as its slowest resource plus a barrier: a core's synaptic ops, neuron updates or
+synapse-memory reads, a mesh link's or chip-to-chip link's bits (with the link's latency), an
+embedded processor's or the host's work, the host link. Decoding one token walks the steps one
+after another; prefill streams tokens through them, one step per token."""
 
 from __future__ import annotations
 
@@ -8,17 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from sbcompile.ir import Module, SbirError
+from sbcompile.ir import Module
+
+from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
 
 from .base import Pass, PassContext, option
+from .mapping import Loads, Partitioning, Placement, TimeEstimate, Timing, Traffic, get, put
+from .place import endpoints, hops
 from .registry import register_pass
-from .traffic import TrafficGraph
-
-HOP_NS = 4.1  # Loihi tile-to-tile spike latency per hop (Davies et al., IEEE Micro 2018, Table 1)
+from .report import is_network
 
 
 def xy_links(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Dimension-order (x then y) routes of messages, as (link ids, messages per link), summed per
+    """Dimension-order (x then y) routes of messages, as (link ids, load per link), summed per
     link. Link ids: horizontal (x, y)->(x+1, y) is y * width + x; vertical (x, y)->(x, y+1) is
     width * height + y * width + x."""
     ids, loads = [], []
@@ -38,141 +44,239 @@ def xy_links(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, width: int, h
     return uniq, np.bincount(inv, weights=np.concatenate(loads))
 
 
+def crosses_chip(links: np.ndarray, width: int, height: int, chip: tuple[int, int]) -> np.ndarray:
+    """Whether each mesh link joins two chips."""
+    vertical, rest = np.divmod(links, width * height)
+    y, x = np.divmod(rest, width)
+    return np.where(vertical == 1, (y + 1) % chip[1] == 0, (x + 1) % chip[0] == 0)
+
+
 @dataclass
-class Window:
-    """A transfer's messages spread evenly over steps [start, start + steps) on its links."""
+class StepLoads:
+    """Per level (time step of a token): the busiest core's synops and memory bits, the busiest
+    processor's and the host's work, the busiest link's bits, host-link bits. `totals` holds the
+    same maxima over whole tokens (each resource's sum over all steps), for the pipelined step."""
 
-    start: int
-    steps: int
-    links: np.ndarray  # sorted link ids
-    per_step: np.ndarray  # messages per step on each link
-
-    @property
-    def end(self) -> int:
-        return self.start + self.steps
-
-    def on(self, links: np.ndarray) -> np.ndarray:
-        """Messages per step this window puts on each of `links` (0 where it does not pass)."""
-        if len(self.links) == 0 or len(links) == 0:
-            return np.zeros(len(links))
-        at = np.minimum(np.searchsorted(self.links, links), len(self.links) - 1)
-        return np.where(self.links[at] == links, self.per_step[at], 0.0)
+    core_synops: np.ndarray
+    core_memory: np.ndarray
+    proc_work: np.ndarray
+    host_work: np.ndarray
+    host_bits: np.ndarray
+    noc_bits: np.ndarray
+    chip_bits: np.ndarray
+    crosses: np.ndarray
+    host_crossing: np.ndarray
+    totals: dict[str, float]
 
 
-def fit(windows: list[Window], t0: int, links: np.ndarray, loads: np.ndarray, cap: float, least: int) -> Window:
-    """The earliest, then shortest, window from t0 on in which this transfer and every window
-    already placed stay within `cap` messages per link per step."""
-    start = t0
-    k = max(least, int(np.ceil(loads.max() / cap)) if len(loads) else 1)
-    while True:
-        live = [w for w in windows if w.start < start + k and start < w.end]
-        cuts = sorted({start} | {w.start for w in live if start < w.start < start + k})
-        busy = np.zeros(len(links))
-        for c in cuts:  # the load on each link is constant between window boundaries
-            busy = np.maximum(busy, sum((w.on(links) for w in live if w.start <= c < w.end), np.zeros(len(links))))
-        room = cap - busy
-        if (room < 0.1 * cap).any():  # a link is (nearly) full in the window: start after what fills it
-            full = links[room < 0.1 * cap]
-            start = min(w.end for w in live if (w.on(full) > 0).any())
-            continue
-        need = max(least, int(np.ceil((loads / room).max() * (1 - 1e-12))) if len(loads) else 1)
-        if need <= k:
-            return Window(start, k, links, loads / k)
-        k = need
+def levels(module: Module) -> dict[str, int]:
+    """ASAP time step of every op: one after the latest of its operands."""
+    level: dict[str, int] = {}
+    for op in module.ops:
+        level[op.result.name] = 1 + max((level[v.name] for v in op.operands if v.name in level), default=-1)
+    return level
+
+
+def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndarray]:
+    """Synaptic ops and synapse-memory bits read at the destination of every edge: a message
+    into a projection tile reaches one synapse per output row of the tile."""
+    rows = np.zeros(traffic.cores)
+    bits = np.zeros(traffic.cores)
+    for t in part.core_ops.values():
+        for a in range(t.k_out):
+            lo, hi = t.out_range(a)
+            first = t.first + a * t.k_in
+            rows[first:first + t.k_in] = hi - lo if t.dense else 1
+            bits[first:first + t.k_in] = t.weight_bits
+    to_core = traffic.dst < traffic.cores
+    synops = np.where(to_core, traffic.messages * rows[np.minimum(traffic.dst, traffic.cores - 1)], 0.0)
+    return synops, synops * bits[np.minimum(traffic.dst, traffic.cores - 1)]
+
+
+def _link_max(a: np.ndarray, b: np.ndarray, bits: np.ndarray, system: Any) -> tuple[float, float, bool]:
+    """The busiest mesh link's and chip link's bits, and whether any chip link is used."""
+    cols, rows = system.chip.mesh
+    width, height = system.chip_mesh[0] * cols, system.chip_mesh[1] * rows
+    links, loads = xy_links(a, b, bits, width, height)
+    if not len(links):
+        return 0.0, 0.0, False
+    chip_link = crosses_chip(links, width, height, (cols, rows))
+    return (float(loads[~chip_link].max()) if (~chip_link).any() else 0.0,
+            float(loads[chip_link].max()) if chip_link.any() else 0.0, bool(chip_link.any()))
+
+
+def step_loads(part: Partitioning, traffic: Traffic, system: Any, level: dict[str, int]) -> StepLoads:
+    """Every resource's load in every time step of a token, and over the whole token."""
+    n = max(level.values(), default=0) + 2
+    at = np.array([level[traffic.transfers[t][0]] + 1 for t in traffic.transfer.tolist()], np.int64)
+    synops, memory = edge_work(part, traffic)
+    bits = traffic.messages * traffic.bits
+    to_core = traffic.dst < traffic.cores
+    core_synops, core_memory = np.zeros(n), np.zeros(n)
+    for lv in np.unique(at[to_core]):
+        sel = to_core & (at == lv)
+        core_synops[lv] = np.bincount(traffic.dst[sel], weights=synops[sel]).max()
+        core_memory[lv] = np.bincount(traffic.dst[sel], weights=memory[sel]).max()
+    proc_work, host_work = np.zeros(n), np.zeros(n)
+    n_proc = int(traffic.processor_of.max()) + 1 if len(traffic.processor_of) and traffic.processor_of.max() >= 0 else 1
+    per_proc = np.zeros((n, n_proc))
+    for node in range(traffic.cores, len(traffic.node_chip)):
+        lv = level[traffic.node_value[node]]
+        if traffic.node_chip[node] < 0:
+            host_work[lv] += traffic.work[node]
+        else:
+            per_proc[lv, traffic.processor_of[node]] += traffic.work[node]
+    proc_work[:] = per_proc.max(axis=1)
+    host = traffic.host_edges
+    host_bits = np.bincount(at[host], weights=bits[host], minlength=n)
+    a, b = endpoints(traffic, system)
+    noc_bits, chip_bits, crosses = np.zeros(n), np.zeros(n), np.zeros(n, bool)
+    for lv in np.unique(at):
+        sel = at == lv
+        noc_bits[lv], chip_bits[lv], crosses[lv] = _link_max(a[sel], b[sel], bits[sel], system)
+    noc_total, chip_total, any_cross = _link_max(a, b, bits, system)
+    totals = {"core_synops": float(np.bincount(traffic.dst[to_core], weights=synops[to_core]).max()) if to_core.any() else 0.0,
+              "core_memory": float(np.bincount(traffic.dst[to_core], weights=memory[to_core]).max()) if to_core.any() else 0.0,
+              "proc_work": float(per_proc.sum(axis=0).max()), "host_work": float(host_work.sum()),
+              "host_bits": float(host_bits.sum()), "noc_bits": noc_total, "chip_bits": chip_total,
+              "crosses": float(any_cross), "host_crossing": float(host.any())}
+    return StepLoads(core_synops, core_memory, proc_work, host_work, host_bits, noc_bits, chip_bits, crosses,
+                     host_bits > 0, totals)
+
+
+def neurons_per_core(part: Partitioning) -> int:
+    return max((t.out_t for t in part.core_ops.values()), default=0)
+
+
+def estimate(s: StepLoads, part: Partitioning, system: Any, scenario: Scenario) -> TimeEstimate:
+    """Decode latency and the prefill step in one scenario of the cost ranges."""
+    c = system.costs
+    at = {name: getattr(c, name).at(scenario) for name in type(c).model_fields}
+    update_floor = neurons_per_core(part) / at["neuron_updates_per_s_per_core"]
+    terms = {
+        "synaptic ops": s.core_synops / at["synops_per_s_per_core"],
+        "synapse memory": s.core_memory / at["memory_bits_per_s_per_core"],
+        "neuron updates": np.full(len(s.core_synops), update_floor),
+        "embedded processors": s.proc_work / at["embedded_ops_per_s"],
+        "host": s.host_work / at["host_ops_per_s"] + s.host_bits / at["host_link_bits_per_s"]
+        + s.host_crossing * at["host_link_latency_s"],
+        "mesh links": s.noc_bits / at["noc_link_bits_per_s"],
+        "chip links": s.chip_bits / at["chip_link_bits_per_s"] + s.crosses * at["chip_link_latency_s"],
+    }
+    names = list(terms)
+    table = np.stack([terms[n] for n in names])
+    per_level = table.max(axis=0)
+    active = (np.delete(table, names.index("neuron updates"), axis=0) > 0).any(axis=0)  # a step with work
+    decode = float((per_level + at["barrier_s"])[active].sum())
+    shares = np.bincount(table.argmax(axis=0)[active], weights=per_level[active], minlength=len(names))
+    steps = int(active.sum())
+    t = s.totals
+    pipelined = {
+        "synaptic ops": t["core_synops"] / at["synops_per_s_per_core"],
+        "synapse memory": t["core_memory"] / at["memory_bits_per_s_per_core"],
+        "neuron updates": update_floor,
+        "embedded processors": t["proc_work"] / at["embedded_ops_per_s"],
+        "host": t["host_work"] / at["host_ops_per_s"] + t["host_bits"] / at["host_link_bits_per_s"]
+        + t["host_crossing"] * at["host_link_latency_s"],
+        "mesh links": t["noc_bits"] / at["noc_link_bits_per_s"],
+        "chip links": t["chip_bits"] / at["chip_link_bits_per_s"] + t["crosses"] * at["chip_link_latency_s"],
+    }
+    bound = max(pipelined, key=lambda k: pipelined[k])
+    return TimeEstimate(decode, steps, pipelined[bound] + at["barrier_s"], bound, names[int(shares.argmax())])
+
+
+def loads(part: Partitioning, traffic: Traffic, system: Any) -> Loads:
+    """Totals per token for the energy model."""
+    synops, memory = edge_work(part, traffic)
+    edge_hops = hops(traffic, system)
+    cols, rows = system.chip.mesh
+    a, b = traffic.node_pos[traffic.src], traffic.node_pos[traffic.dst]
+    both = (traffic.node_chip[traffic.src] >= 0) & (traffic.node_chip[traffic.dst] >= 0)
+    crossings = np.where(both, np.abs(a[:, 0] // cols - b[:, 0] // cols) + np.abs(a[:, 1] // rows - b[:, 1] // rows), 0)
+    bits = traffic.messages * traffic.bits
+    neurons = sum(t.n_out * t.k_in for t in part.core_ops.values())  # every tile's neurons get input each token
+    proc = np.arange(len(traffic.node_chip)) >= traffic.cores
+    on_host = traffic.node_chip < 0
+    return Loads(synops=float(synops.sum()), memory_bits=float(memory.sum()),
+                 neurons=int(neurons), active_updates=float(neurons),
+                 noc_bit_hops=float((bits * np.maximum(edge_hops - crossings, 0)).sum()),
+                 chip_link_bits=float((bits * crossings).sum()),
+                 embedded_ops=float(traffic.work[proc & ~on_host].sum()), host_ops=float(traffic.work[proc & on_host].sum()),
+                 host_link_bits=float(bits[traffic.host_edges].sum()),
+                 chips=int(len(np.unique(traffic.node_chip[: traffic.cores]))) if traffic.cores else 0)
 
 
 @register_pass
 @dataclass(frozen=True)
 class Schedule(Pass):
-    """Orders each token's work in algorithmic time steps: an op runs one step after everything
-    it reads has arrived (a message sent in step t is integrated in step t + 1, as on Loihi).
-    Messages follow x-then-y routes between the placed cores and processors; a link carries at
-    most `link-capacity` messages per step (default: the step time over Loihi's 4.1 ns per hop),
-    so a heavy transfer spreads over several steps, and a spike train of T virtual steps takes at
-    least T. The report gives steps and latency per token, tokens per second, the critical path,
-    and link and router loads with the most congested link and router.
+    """Times a placed module with the per-step model (the form of Timcheck et al.'s Loihi 2
+    runtime model, arXiv 2601.10035): every op runs in the step after its inputs arrive; a step
+    lasts as long as its slowest resource (a core's synaptic ops, neuron updates or synapse
+    reads; a mesh link's or chip link's bits plus the link's latency; an embedded processor's
+    or the host's work; the host link) plus a barrier. Decode latency sums the steps of one
+    token; prefill streams one token per step through all of them (pipelined), so its step is
+    bound by each resource's total per token. Every figure is a range: the machine's cost
+    ranges (targets/loihi2/costs.py) at their optimistic, central and pessimistic ends.
 
-    Requires: place. Guarantees: the module is unchanged; `ctx.results["schedule"]` holds each
-    op's start and finish and each transfer's window and link loads (for checking)."""
+    Requires: place. Guarantees: the module is unchanged; `Timing` and `Loads` results for
+    energy; the report's `schedule` section with `decode_ms_per_token` and
+    `prefill_tokens_per_s` as {low, central, high}, the time to first token of a `prompt`, steps
+    per token and what bounds each."""
 
     name = "schedule"
-    step_us: float = option(10.0, "duration of one algorithmic time step in microseconds (an assumption)")
-    link_capacity: float = option(0.0, "messages per link per step; 0 derives it from step-us and 4.1 ns per hop")
+    prompt: int = option(32768, "prompt tokens for the time to first token (prefill streamed, then one token's steps)")
+
+    report_rank = 70
+    report_key = "schedule"
+
+    @classmethod
+    def render_section(cls, c: dict, report: dict) -> list[str]:
+        return markdown(report)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
-        g: TrafficGraph | None = ctx.results.get("traffic")
-        pos = ctx.results.get("placement")
-        if g is None or pos is None:
-            raise SbirError("schedule: run place first")
         system = ctx.machine
-        width = system.chip_mesh[0] * system.chip.mesh[0]
-        height = system.chip_mesh[1] * system.chip.mesh[1]
-        cap = self.link_capacity or self.step_us * 1000 / HOP_NS
-        by_transfer: dict[tuple[str, str], np.ndarray] = {}
-        for t, key in enumerate(g.transfers):
-            by_transfer[key] = np.nonzero(g.transfer == t)[0]
-        placed: list[Window] = []
-        finish: dict[str, int] = {}
-        start: dict[str, int] = {}
-        via: dict[str, str | None] = {}
-        windows: list[dict[str, Any]] = []
-        for op in module.ops:
-            name = op.result.name
-            ready, parent = 0, None
-            for v in op.operands:
-                arrive = finish[v.name]
-                edges = by_transfer.get((v.name, name))
-                if edges is not None and len(edges):
-                    links, loads = xy_links(pos[g.src[edges]], pos[g.dst[edges]], g.weight[edges], width, height)
-                    steps = getattr(v.owner.params, "steps", None) if v.owner is not None else None
-                    w = fit(placed, finish[v.name], links, loads, cap, steps or 1)
-                    placed.append(w)
-                    windows.append({"from": v.name, "to": name, "window": w})
-                    arrive = w.end
-                if arrive > ready or parent is None:
-                    ready, parent = max(ready, arrive), v.name if arrive >= ready else parent
-            start[name], finish[name], via[name] = ready, ready + 1, parent
-        steps_per_token = max(finish.values(), default=0)
-        path, node = [], max(finish, key=finish.get) if finish else None
-        while node is not None:
-            path.append(node)
-            node = via.get(node)
-        total_links = np.zeros(2 * width * height)
-        for w in placed:
-            np.add.at(total_links, w.links, w.per_step * w.steps)
-        peak = max((float(w.per_step.max()) for w in placed if len(w.per_step)), default=0.0)
-        busiest = int(total_links.argmax()) if total_links.any() else -1
-        routers = router_loads(total_links, width, height)
-        latency_us = steps_per_token * self.step_us
-        ctx.results["schedule"] = {"start": start, "finish": finish, "windows": windows, "capacity": cap}
+        part = get(ctx, Partitioning, "schedule", "place")
+        get(ctx, Placement, "schedule", "place")
+        traffic = get(ctx, Traffic, "schedule", "place")
+        level = levels(module)
+        s = step_loads(part, traffic, system, level)
+        scen = {k: estimate(s, part, system, k) for k in SCENARIOS}
+        put(ctx, Timing(scen, level))
+        put(ctx, loads(part, traffic, system))
+        # low ms/token is the optimistic end; low tokens/s the pessimistic one
         ctx.report["schedule"] = {
-            "steps_per_token": steps_per_token, "step_us": self.step_us, "latency_us_per_token": latency_us,
-            "tokens_per_second": 1e6 / latency_us if latency_us else 0.0, "link_capacity_per_step": round(cap, 1),
-            "largest_transfer_load_per_step": round(peak, 1), "critical_path": path[::-1],
-            "busiest_link": _describe_link(busiest, width, height) if busiest >= 0 else None,
-            "busiest_link_messages_per_token": round(float(total_links.max()), 1),
-            "links_used": int((total_links > 0).sum()), "transfers": len(windows),
-            "busiest_router": f"({int(routers.argmax()) % width},{int(routers.argmax()) // width})",
-            "busiest_router_messages_per_token": round(float(routers.max()), 1),
+            "decode_ms_per_token": {k: scen[k].decode_s * 1e3 for k in SCENARIOS},
+            "prefill_tokens_per_s": {"low": 1 / scen["high"].prefill_step_s, "central": 1 / scen["central"].prefill_step_s,
+                                     "high": 1 / scen["low"].prefill_step_s},
+            "decode_tokens_per_s": {"low": 1 / scen["high"].decode_s, "central": 1 / scen["central"].decode_s,
+                                    "high": 1 / scen["low"].decode_s},
+            "prompt_tokens": self.prompt,
+            "time_to_first_token_ms": {k: (scen[k].decode_s + (self.prompt - 1) * scen[k].prefill_step_s) * 1e3
+                                       for k in SCENARIOS},
+            "steps_per_token": scen["central"].decode_steps, "levels": len(set(level.values())),
+            "decode_bound": scen["central"].decode_bound, "prefill_bound": scen["central"].prefill_bound,
         }
         return False
 
 
-def router_loads(link_loads: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Messages per token through each router (x, y) -> index y * width + x: every link's load
-    counts at both of its ends."""
-    n = width * height
-    out = np.zeros(n)
-    h, v = link_loads[:n], link_loads[n:]
-    idx = np.arange(n)
-    out += h
-    np.add.at(out, np.minimum(idx + 1, n - 1), np.where(idx % width < width - 1, h, 0))
-    out += v
-    np.add.at(out, np.minimum(idx + width, n - 1), np.where(idx + width < n, v, 0))
-    return out
+def markdown(report: dict) -> list[str]:
+    """The report's schedule section."""
+    if "schedule" not in report:
+        return []
+    c = report["schedule"]
+    d, p, t = c["decode_ms_per_token"], c["prefill_tokens_per_s"], c["decode_tokens_per_s"]
+    if is_network(report):
+        return ["## Schedule (per-step model; low / central / high)", "",
+                f"- an input reaches the output after {c['steps_per_token']:,} time steps, "
+                f"{d['low']:.3g} / {d['central']:.3g} / {d['high']:.3g} ms, bound mostly by {c['decode_bound']}", ""]
+    return ["## Schedule (per-step model; low / central / high)", "",
+            f"- decode: {d['low']:.3g} / {d['central']:.3g} / {d['high']:.3g} ms per token "
+            f"({t['high']:.3g} / {t['central']:.3g} / {t['low']:.3g} tokens/s), {c['steps_per_token']:,} time steps per token, "
+            f"bound mostly by {c['decode_bound']}",
+            f"- prefill, pipelined: {p['low']:,.0f} / {p['central']:,.0f} / {p['high']:,.0f} tokens/s, bound by {c['prefill_bound']}; "
+            f"time to first token of {c['prompt_tokens']:,} tokens: {_seconds(c['time_to_first_token_ms'])}",
+            ""]
 
 
-def _describe_link(link: int, width: int, height: int) -> str:
-    vertical, rest = divmod(link, width * height)
-    y, x = divmod(rest, width)
-    return f"({x},{y})->({x},{y + 1})" if vertical else f"({x},{y})->({x + 1},{y})"
+def _seconds(ms: dict) -> str:
+    return " / ".join(f"{ms[k] / 1e3:.3g}" for k in SCENARIOS) + " s"

@@ -8,11 +8,13 @@ from typing import Literal
 import numpy as np
 
 from sbcompile.ir import Module, SbirError
-from sbcompile.ir.dialects.spike import count_range
+from sbcompile.ir.dialects.spike import Encode, count_range
 
 from .base import Pass, PassContext, option
-from .calibrate import HIST_LIMIT, encoder_histogram, sig
+from .calibrate import HIST_LIMIT, Calibration
 from .registry import register_pass
+from .report import fold, table
+from .rounding import sig
 
 
 def events_per_count(coding: str, values: np.ndarray) -> np.ndarray:
@@ -40,6 +42,16 @@ class SelectCoding(Pass):
     coding: Literal["count", "binary", "ternary", "bitwise"] = option("bitwise", "how counts travel")
     steps: int = option(3, "virtual time steps per token (ignored for count)")
 
+    report_rank = 30
+    report_key = "select_coding"
+
+    @classmethod
+    def render_section(cls, c: dict, report: dict) -> list[str]:
+        if not c["ops"]:
+            return []
+        return (["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}, {len(c['ops'])} encoders.", ""]
+                + fold("per encoder", table(c["ops"], "encoder")))
+
     def run(self, module: Module, ctx: PassContext) -> bool:
         steps = None if self.coding == "count" else self.steps
         if steps is not None and not 1 <= steps <= 31:
@@ -47,13 +59,15 @@ class SelectCoding(Pass):
         bounds = count_range(self.coding, steps)
         section = {"coding": self.coding, "steps": steps, "range": list(bounds) if bounds else None, "ops": {}}
         changed = False
+        encoders = ctx.analyses.get(Calibration, module).encoders
         for op in module.ops:
-            if op.name != "spike.encode":
+            if not op.isa(Encode):
                 continue
             if (op.params.coding, op.params.steps) != (self.coding, steps):
                 op.params = op.params.model_copy(update={"coding": self.coding, "steps": steps})
                 changed = True
-            hist = encoder_histogram(op)
+            seen = encoders.get(op.result.name)
+            hist = None if seen is None else seen.hist
             if hist is None or bounds is None:
                 continue
             values = np.arange(-HIST_LIMIT, HIST_LIMIT + 1)

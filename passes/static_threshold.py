@@ -8,11 +8,13 @@ import numpy as np
 
 from sbcompile.formats import NumberFormats
 from sbcompile.ir import Module, SbirError
+from sbcompile.ir.dialects.spike import Encode
 
 from .base import Pass, PassContext, option
-from .calibrate import sig
+from .calibrate import Calibration
 from .quantize import machine_formats
 from .registry import register_pass
+from .rounding import sig
 
 
 def to_threshold_format(v: np.ndarray, fmt: NumberFormats) -> np.ndarray:
@@ -41,10 +43,12 @@ class StaticThreshold(Pass):
         fmt = machine_formats(ctx)
         section: dict = {"groups": self.groups, "ops": {}}
         changed = False
+        calibration = ctx.analyses.get(Calibration, module)
         for op in module.ops:
-            if op.name != "spike.encode" or op.params.static is not None:
+            if not op.isa(Encode) or op.params.static is not None:
                 continue
-            absmean = op.attrs.get("calib.absmean")
+            seen = calibration.encoders.get(op.result.name)
+            absmean = None if seen is None else seen.absmean
             if absmean is None:
                 raise SbirError(f"static-threshold: encoder %{op.result.name} is not calibrated (run calibrate first)", op.where())
             n = len(absmean)

@@ -57,104 +57,65 @@ def write_report(report: dict, directory: Path) -> None:
     (directory / REPORT_MD).write_text(report_markdown(report))
 
 
-def _table(rows: dict[str, dict], first: str) -> list[str]:
-    """A markdown table: one row per key, one column per field seen in any row."""
-    cols: list[str] = []
-    for row in rows.values():
-        cols += [c for c in row if c not in cols]
-    lines = [f"| {first} | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for key, row in rows.items():
-        lines.append(f"| {key} | " + " | ".join(_cell(row.get(c, "")) for c in cols) + " |")
-    return lines + [""]
-
-
-def _cell(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
 def report_markdown(report: dict) -> str:
-    """The report for a person: the headline numbers, then each section as a table."""
+    """The report for a person: what was compiled and how, a summary of the totals, the table per
+    layer, then each pass's section (rendered by the pass, in the order of their `report_rank`;
+    each says only what means something for the kind of network) and the target's, and the
+    per-op detail folded at the end (report.json holds everything)."""
+    from sbcompile.passes import PASSES
+    from sbcompile.passes.report import fold, is_network, per_unit, rate_source, table
+    from sbcompile.targets import TARGETS
+
     lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
-    for key in ("target", "pipeline", "params", "spiking", "k"):
+    for key in ("target", "kind", "pipeline", "params", "spiking", "k", "nir.version", "nir.reset"):
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
+    if "legalize" in report:
+        lines.append(f"- **legalized**: added {', '.join(report['legalize']['added'])} ({report['legalize']['why']})")
+    if ("energy" in report and not is_network(report)) or "calibrate" in report:
+        lines.append(f"- **rates**: {rate_source(report)}")
     lines.append("")
-    if report.get("quality"):
-        lines += ["## Quality", "", "Measured by `evaluate` at each labelled point of the pipeline.", ""]
-        lines += _table(report["quality"], "stage")
-    if report.get("quantize", {}).get("ops"):
-        q = report["quantize"]
-        lines += ["## Quantization", "", f"{q['weight_bits']}-bit codes, {q['scale_format']} scales.", ""]
-        lines += _table(q["ops"], "op")
-    if report.get("select_coding", {}).get("ops"):
-        c = report["select_coding"]
-        lines += ["## Spike coding", "", f"{c['coding']} over {c['steps']} steps, counts in {c['range']}.", ""]
-        lines += _table(c["ops"], "encoder")
-    fixed = {key: report[key] for key in ("fixed_neurons", "fixed_norms", "fixed_encoders") if key in report}
-    if fixed:
-        lines += ["## Fixed point", ""]
-        if "fixed_neurons" in fixed:
-            f = fixed["fixed_neurons"]
-            kept = "; ".join(f"%{k}: {why}" for k, why in f["kept_float"].items())
-            lines.append(f"- {len(f['converted'])} neuron populations as Loihi compartments"
-                         + (f", {len(f['kept_float'])} kept float ({kept})" if kept else ""))
-        for key, what in (("fixed_norms", "norms"), ("fixed_encoders", "encoders")):
-            if key in fixed:
-                bits = sorted(set(fixed[key]["frac_bits"].values()))
-                lines.append(f"- {len(fixed[key]['frac_bits'])} {what} in 24-bit integers, fraction bits {bits}")
-        lines.append("")
-    if "cores_used" in report:
-        lines += ["## Mapping", "", f"- {report['cores_used']:,} cores (lower bound {report['cores_lower_bound']:,}) on "
-                  f"{report['chips_used']:,} chips of {report['system']}",
-                  f"- {len(report.get('host_ops', []))} ops on the embedded or host processors", ""]
-    if "place" in report:
-        p = report["place"]
-        lines += [f"- placement: {p['ours']['messages_per_token']:,.0f} messages per token, {p['ours']['avg_hops']:.2f} "
-                  f"hops each ({p['ratio']:.2f}x the hop traffic of in-order placement), "
-                  f"{p['ours']['cross_chip_messages_per_token']:,.0f} crossing chips", ""]
-    if "schedule" in report:
-        c = report["schedule"]
-        lines += ["## Schedule", "",
-                  f"- {c['steps_per_token']:,} time steps per token x {c['step_us']} us = {c['latency_us_per_token'] / 1000:.3g} ms "
-                  f"({c['tokens_per_second']:.3g} tokens/s)",
-                  f"- busiest link {c['busiest_link']}: {c['busiest_link_messages_per_token']:,.0f} messages per token "
-                  f"(capacity {c['link_capacity_per_step']:,.0f} per step)",
-                  f"- critical path: {len(c['critical_path'])} ops, {' -> '.join(c['critical_path'][:4])} ... "
-                  f"{c['critical_path'][-1]}", ""]
-    if "reorder_channels" in report:
-        r = report["reorder_channels"]
-        lines += ["## Channel reordering", "",
-                  f"- weight blocks of {r['block']} inputs skipped per token: {r['skipped_before']:.4g} before, "
-                  f"{r['skipped_after']:.4g} after reordering, of {r['blocks']:,}",
-                  f"- bytes skipped per token: {r['bytes_skipped_before']:,.0f} before, {r['bytes_skipped_after']:,.0f} "
-                  f"after, of {r['bytes']:,}", ""]
-    if "energy" in report:
-        e = report["energy"]
-        lines += ["## Energy per token", "",
-                  f"- {e['spikes_per_channel']:.2f} spikes per channel ({'measured' if e['spikes_measured'] else 'the report' + chr(39) + 's 1.13'})"
-                  + (f"; sparsity {e['sparsity_measured']:.1%} measured beside the report's {e['sparsity_paper']:.2%}"
-                     if e.get("sparsity_measured") is not None else ""),
-                  f"- report's 45 nm arithmetic: {e['paper_45nm']['uj_per_token_spiking']:.3g} uJ spiking vs "
-                  f"{e['paper_45nm']['uj_per_token_fp16']:.3g} uJ FP16 ({e['paper_45nm']['saving_vs_fp16']:.1%} saved per MAC)",
-                  f"- Loihi-style: {e['loihi']['uj_per_token']:.3g} uJ; GPU FP16 MACs: {e['gpu_fp16']['uj_per_token']:.3g} uJ",
-                  "- see docs/energy.md for what each assumes", ""]
-    if "lava" in report:
-        lv = report["lava"]
-        if lv["emitted"]:
-            kinds = ", ".join(f"{n} {k}" for k, n in lv["by_kind"].items())
-            lines += ["## Lava process graph", "",
-                      f"- {lv['processes']} processes ({kinds}), {lv['connections']} connections",
-                      f"- a token reaches the output {lv['latency_steps']} time steps after it enters "
-                      "(one per synaptic projection on its path)",
-                      f"- files: {', '.join(lv['files'])}; run with `sbcompile run OUT ...` on Lava's simulator", ""]
-        else:
-            lines += ["## Lava process graph", "", f"- not emitted: {lv['why']}", ""]
+    lines += summary_lines(report, per_unit(report))
+    if report.get("layers"):
+        lines += ["## Per layer", "", "Spiking projections' work per layer; each of the schedule's time steps "
+                  "is counted at the layer where it starts.", ""] + table(report["layers"], "layer")
+    rendered: set[tuple[str, ...]] = set()
+    for cls in sorted(PASSES.values(), key=lambda c: c.report_rank):
+        section = tuple(cls.report_section(report))
+        if section not in rendered:  # passes that share a section render it once
+            rendered.add(section)
+            lines += section
+    target = TARGETS.get(report.get("target", ""))
+    if target is not None:
+        lines += target.report_section(report)
     if report.get("pictures"):
         lines += ["## Pictures", ""] + [f"![{p}]({p})" for p in report["pictures"]] + [""]
+    lines += ["## Detail", ""]
     if report.get("ops"):
-        lines += ["## Ops", ""] + _table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op")
+        lines += fold("Ops by kind", table({f"`{k}`": {"count": v} for k, v in report["ops"].items()}, "op"))
     if report.get("timings"):
-        lines += ["## Timings (seconds)", ""] + _table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage")
+        lines += fold("Timings (seconds)", table({k: {"seconds": v} for k, v in report["timings"].items()}, "stage"))
     return "\n".join(lines)
+
+
+def summary_lines(report: dict, per: str) -> list[str]:
+    """The totals, each from the section that computed it."""
+    out = [f"- {sum(report.get('ops', {}).values()):,} ops, {report.get('params', 0):,} parameters"]
+    if "cores_used" in report:
+        chips = report.get("chips_used", report.get("chips_needed", 0))
+        out.append(f"- {report['cores_used']:,} neurocores on {chips:,} chips of {report['system']}, "
+                   f"{len(report.get('host_ops', []))} ops on embedded or host processors")
+    lv = report.get("lava", {})
+    if lv.get("emitted"):
+        cores = sum(n for k, n in lv["by_kind"].items() if k.endswith("(core)"))
+        out.append(f"- Lava graph: {lv['processes']} processes, {cores} of them on neurocores")
+    if "schedule" in report and per == "token":
+        c = report["schedule"]
+        out.append(f"- decode {c['decode_ms_per_token']['central']:.3g} ms per token "
+                   f"({c['decode_tokens_per_s']['central']:.3g} tokens/s), prefill "
+                   f"{c['prefill_tokens_per_s']['central']:,.0f} tokens/s (central estimates)")
+    if "loihi2" in report.get("energy", {}):
+        total = report["energy"]["loihi2"]["decode"]["total_j_per_token"]
+        out.append(f"- {total['central']:.3g} J per {per} on Loihi 2, static power included "
+                   f"(range {total['low']:.3g} to {total['high']:.3g})")
+    return ["## Summary", ""] + out + [""]

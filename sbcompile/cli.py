@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections import Counter
 from pathlib import Path
 
 from sbcompile import __version__
-from sbcompile.artifact import atomic_directory, write_module, write_report
-from sbcompile.ir import Module, SbirError, print_module, verify
-from sbcompile.pipeline import DumpIR, Instrument, PassManager, PrintIR, TimePasses, Verify
+from sbcompile.ir import SbirError, print_module
+from sbcompile.pass_manager import DumpIR, Instrument, PrintIR, TimePasses
 from sbcompile.plugins import load_plugin_module
 from sbcompile.progress import progress_bar
 
@@ -19,6 +16,7 @@ EXAMPLES = """\
 examples:
   sbcompile examples/lif_network.sbir                      print the optimised IR
   sbcompile model.sbir --passes 'cse,dce' --print-ir-after-all
+  sbcompile ckpt/ -t loihi2 --passes 'default,reorder-channels' --calib calib.txt -o out/
   sbcompile model.sbir -t ref -o out/                      write an artifact directory
   sbcompile out/module.sbir -t ref --dump-ir dumps/        re-optimise an artifact's IR
   sbcompile --list-passes                                  every pass with its options
@@ -26,7 +24,7 @@ examples:
 
 Every output directory holds module.sbir, weights.safetensors, report.json and report.md;
 `sbcompile OUT/module.sbir ...` reads an artifact back. Errors are one line,
-file:line:col: error: message, with exit status 1.
+file:line:col: error: message, with exit status 1. From Python: sbcompile.compile(...) (docs/api.md).
 """
 
 
@@ -39,7 +37,8 @@ def compile_parser() -> argparse.ArgumentParser:
                     "(HF layout), a .pt or .pt2 file, or a preset: spikingbrain-7b, spikingbrain-76b, spikingbrain-tiny")
     ap.add_argument("-t", "--target", default="ref", help="target to compile for (default: ref; see --list-targets)")
     ap.add_argument("-o", "--output", type=Path, help="output directory (written atomically)")
-    ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's)")
+    ap.add_argument("--passes", help="pipeline, e.g. 'canonicalize,cse,dce' (default: the target's); the word "
+                    "`default` is the target's pipeline: 'default,my-pass', 'cse,default'")
     ap.add_argument("--emit", choices=["ir", "artifact", "nir"], help="what to write: the IR (stdout without -o), the "
                     "target's artifact (the default with -o), or NIR (OUT/module.nir, or -o FILE.nir)")
     ap.add_argument("--nir-version", metavar="X.Y.Z", help="--emit nir: write for this NIR version's readers "
@@ -58,6 +57,7 @@ def compile_parser() -> argparse.ArgumentParser:
                     "hala-point) or a JSON description (default: loihi2-chip)")
     hw.add_argument("--system-set", action="append", metavar="KEY=VALUE",
                     help="loihi2: override one field of the system, e.g. chip.cores_per_chip=152 (repeatable)")
+    add_calibration_options(ap)
     pic = ap.add_argument_group("pictures")
     pic.add_argument("--raster", metavar="VALUE", help="draw raster.png: the spike counts of %%VALUE over time "
                      "(runs the module on --raster-text, by default the calibration text)")
@@ -78,6 +78,14 @@ def compile_parser() -> argparse.ArgumentParser:
     ext.add_argument("--list-targets", action="store_true", help="list targets and exit")
     ap.add_argument("--version", action="version", version=f"sbcompile {__version__}")
     return ap
+
+
+def add_calibration_options(ap: argparse.ArgumentParser) -> None:
+    cal = ap.add_argument_group("calibration")
+    cal.add_argument("--calib", metavar="FILE", help="calibrate on FILE (text, or token ids for a model without a "
+                     "byte tokenizer): a calibrate pass is added where the pipeline has none (default: the "
+                     "calib.txt a checkpoint directory ships, if any)")
+    cal.add_argument("--no-calib", action="store_true", help="do not calibrate on a checkpoint's calib.txt by default")
 
 
 def _names(text: str | None) -> set[str] | None:
@@ -109,54 +117,16 @@ def list_passes() -> str:
 def list_targets() -> str:
     from sbcompile.targets import REGISTRY, TARGETS
 
-    return "".join(f"{name:8} {TARGETS[name].summary}  (passes: {TARGETS[name].default_pipeline})"
+    return "".join(f"{name:8} {TARGETS[name].summary}  (passes: {TARGETS[name].default_pipeline}"
+                   f"{'; requires ' + ', '.join(TARGETS[name].required_passes) if TARGETS[name].required_passes else ''})"
                    f"{'' if REGISTRY.origin[name] == 'sbcompile' else '  [' + REGISTRY.origin[name] + ']'}\n"
                    for name in sorted(TARGETS))
 
 
-def build_report(module: Module, target: str, pipeline: str, timings: dict[str, float], extra: dict) -> dict:
-    return {
-        "module": module.name,
-        "target": target,
-        "pipeline": pipeline,
-        **{k: module.attrs[k] for k in ("spiking", "k", "nir.version", "nir.reset") if k in module.attrs},
-        "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
-        "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
-        **extra,
-        "timings": {k: round(v, 6) for k, v in timings.items()},
-    }
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
-def draw_pictures(args: argparse.Namespace, module: Module, ctx: object, out: Path) -> list[str]:
-    """mesh.png after placement; raster.png for --raster."""
-    from sbcompile import pictures
-
-    drawn = []
-    if "placement" in ctx.results:
-        pictures.write_mesh(out / "mesh.png", module, ctx)
-        drawn.append("mesh.png")
-    if args.raster:
-        from sbcompile.passes.tokens import read_tokens
-
-        text = args.raster_text or ctx.report.get("calibrate", {}).get("text")
-        if not text:
-            raise SbirError("--raster needs --raster-text FILE (or a calibrate pass whose text it reuses)")
-        pictures.write_raster(out / "raster.png", module, args.raster, read_tokens(module, text, 256, "--raster"))
-        drawn.append("raster.png")
-    return drawn
-
-
 def compile_main(args: argparse.Namespace) -> int:
-    from sbcompile import frontend
-    from sbcompile.passes import REGISTRY as PASS_REGISTRY, PassContext, format_pipeline, parse_pipeline
-    from sbcompile.targets import REGISTRY as TARGET_REGISTRY, TARGETS
+    from sbcompile import api
+    from sbcompile.passes import REGISTRY as PASS_REGISTRY
+    from sbcompile.targets import REGISTRY as TARGET_REGISTRY
 
     PASS_REGISTRY.load_entry_points()
     TARGET_REGISTRY.load_entry_points()
@@ -170,29 +140,28 @@ def compile_main(args: argparse.Namespace) -> int:
         return 0
     if args.input is None:
         raise SbirError("no input given (try `sbcompile --help`)")
-    if args.target not in TARGETS:
-        raise SbirError(f"unknown target '{args.target}'; available targets: {', '.join(sorted(TARGETS))}")
-    target = TARGETS[args.target](system=args.system, system_set=args.system_set)
-    passes = parse_pipeline(args.passes if args.passes is not None else target.default_pipeline)
-    passes += parse_pipeline(target.legalize)
     emit = args.emit or ("artifact" if args.output else "ir")
     if emit in ("artifact", "nir") and not args.output:
         raise SbirError(f"--emit {emit} needs an output (-o OUT{' or -o FILE.nir' if emit == 'nir' else ''})")
 
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    if args.k <= 0:
-        raise SbirError(f"--k must be positive, got {args.k}")
-    module = frontend.load(args.input, frontend.FrontendOptions(args.spiking, args.k, args.config, args.trust_pickle))
-    if args.dt is not None:
-        from sbcompile.frontend.nir_import import set_dt
+    with progress_bar(f"sbcompile {Path(args.input).name}") as progress:
+        # Legalization serves lowering: printing the IR shows exactly the pipeline asked for.
+        art = api.compile(args.input, args.target, args.passes, progress=progress, legalize=emit != "ir",
+                          **compile_options(args))
+    if emit == "ir" and not args.output:
+        sys.stdout.write(print_module(art.module))
+        return 0
+    art.save(args.output, emit=emit, raster=args.raster, raster_text=args.raster_text, nir_version=args.nir_version)
+    if args.time_passes:
+        print(f"  {art.report.get('timings', {}).get('emit', 0.0):8.4f}  emit (after the pipeline)", file=sys.stderr)
+    files = f"/ ({', '.join(art.files())})" if art.files() else ""
+    print(f"sbcompile: wrote {args.output}{files}", file=sys.stderr)
+    return 0
 
-        set_dt(module, args.dt)
-    timings["frontend"] = time.perf_counter() - t0
-    if not args.no_verify:
-        verify(module)
 
-    instruments: list[Instrument] = [] if args.no_verify else [Verify()]
+def compile_options(args: argparse.Namespace) -> dict:
+    """The compile flags as `sbcompile.compile` options (instruments included)."""
+    instruments: list[Instrument] = []
     if args.print_ir_after_all or args.print_ir_after or args.print_ir_before:
         instruments.append(PrintIR(_names(args.print_ir_before),
                                    set() if args.print_ir_after_all else _names(args.print_ir_after)))
@@ -200,36 +169,14 @@ def compile_main(args: argparse.Namespace) -> int:
         instruments.append(DumpIR(args.dump_ir))
     if args.time_passes:
         instruments.append(TimePasses())
-    ctx = PassContext(target=target.name, machine=target.machine())
-    with progress_bar(f"sbcompile {Path(args.input).name}") as progress:
-        ctx.progress = progress
-        pass_times = PassManager(passes, instruments, args.reproducer_dir).run(module, ctx)
-    timings.update({f"pass {k}": v for k, v in pass_times.items()})
+    return dict(spiking=args.spiking, k=args.k, config=args.config, trust_pickle=args.trust_pickle, dt=args.dt,
+                system=args.system, system_set=args.system_set, calib=calib_option(args),
+                verify=not args.no_verify, instruments=tuple(instruments), reproducer_dir=args.reproducer_dir)
 
-    if emit == "ir" and not args.output:
-        sys.stdout.write(print_module(module))
-        return 0
-    t1 = time.perf_counter()
-    if emit == "nir":
-        from sbcompile.frontend.nir_export import nir_version_for, write_nir
 
-        nir_version_for(module, args.nir_version)  # fails before anything is written if NIR cannot express it
-        if args.output.suffix == ".nir":
-            version = write_nir(module, args.output, args.nir_version)
-            print(f"sbcompile: wrote {args.output} (NIR {version})", file=sys.stderr)
-            return 0
-    with atomic_directory(args.output) as out:
-        write_module(module, out)
-        if emit == "artifact":
-            target.emit(module, out, ctx.report)
-        elif emit == "nir":
-            write_nir(module, out / "module.nir", args.nir_version)
-        pictures = draw_pictures(args, module, ctx, out)
-        timings["emit"] = time.perf_counter() - t1
-        write_report(build_report(module, target.name, format_pipeline(passes), timings,
-                                  {**ctx.report, "pictures": pictures} if pictures else ctx.report), out)
-    print(f"sbcompile: wrote {args.output}/ (module.sbir, weights.safetensors, report.json)", file=sys.stderr)
-    return 0
+def calib_option(args: argparse.Namespace) -> str | bool | None:
+    """--calib FILE, --no-calib, or neither (the sample a checkpoint ships, if any)."""
+    return False if args.no_calib else args.calib
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Pictures a person would rather look at than read: the chip mesh with cores coloured by layer
-and links by traffic, and a time x neuron spike raster of one op. PNG files, drawn headless."""
+and links by traffic, per-layer energy, traffic, spike rate and time, and a time x neuron spike
+raster of one op. PNG files, drawn headless."""
 
 from __future__ import annotations
 
@@ -86,10 +87,30 @@ def core_map_png(path: Path, layers: np.ndarray, limit: int, title: str) -> None
                label="beyond the system")
     ax.set_ylim(side, -1)
     ax.set_aspect("equal")
+    ax.set_xlabel("core index mod %d" % side)
+    ax.set_ylabel("core index // %d" % side)
     ax.set_title(title + " (cores in mapping order, coloured by layer)")
     ax.legend(loc="lower right")
+    sm = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(float(layers.min(initial=0)), float(layers.max(initial=1))))
+    fig.colorbar(sm, ax=ax, label="layer (ops outside the layers, e.g. the LM head, after the last)", shrink=0.6)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
+
+
+def layers_of_cores(core_map: list[tuple[str, int]]) -> np.ndarray:
+    """The layer of every core of a mapping (`(value name, cores)` in order); ops outside the
+    layers come after the last layer, so the colours spread over the layers."""
+    layers = np.concatenate([np.full(n, layer_of(name, -1)) for name, n in core_map]) if core_map else np.zeros(0)
+    layers[layers < 0] = layers.max(initial=0) + 1
+    return layers
+
+
+def draw_core_map(path: Path, core_map: list[tuple[str, int]], available: int) -> str:
+    """A mapping that did not fit: draw the cores each op needed (`core_map`: value name, cores);
+    returns the note a failure message carries."""
+    layers = layers_of_cores(core_map)
+    core_map_png(path, layers, available, f"{len(layers):,} cores needed, {available:,} available")
+    return f"core map: {path}"
 
 
 def layer_of(name: str, fallback: int) -> int:
@@ -100,22 +121,34 @@ def layer_of(name: str, fallback: int) -> int:
     return int(m.group(1)) if m else fallback
 
 
+def placed(ctx: "PassContext") -> bool:
+    """Whether the compilation placed cores (a mesh to draw)."""
+    from sbcompile.passes.mapping import Placement, find
+
+    return find(ctx, Placement) is not None
+
+
 def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:
-    """The placed mesh of a compilation (after `place`; link loads from `schedule` when it ran)."""
+    """The placed mesh of a compilation (after `place`): cores coloured by layer, links shaded
+    by the bits per token routed over them (chip links included)."""
+    from sbcompile.passes.mapping import Placement, Traffic, get
+    from sbcompile.passes.place import endpoints
     from sbcompile.passes.schedule import xy_links
 
-    pos, g, system = ctx.results["placement"], ctx.results["traffic"], ctx.machine
-    width, height = system.chip_mesh[0] * system.chip.mesh[0], system.chip_mesh[1] * system.chip.mesh[1]
-    layer = np.full(g.cores, -1.0)
+    placement, traffic = get(ctx, Placement, "mesh picture", "place"), get(ctx, Traffic, "mesh picture", "place")
+    system = ctx.machine
+    width, height = placement.grid
+    layer = np.full(traffic.cores, -1.0)
     for op in module.ops:
         if "hw.cores" in op.attrs:
             first, count = op.attrs["hw.cores"]
             layer[first:first + count] = layer_of(op.result.name, -1)
-    layer[layer < 0] = layer.max() + 1  # the LM head and other ops outside the layers come last
-    links, loads = xy_links(pos[g.src], pos[g.dst], g.weight, width, height)
+    layer[layer < 0] = layer.max() + 1 if len(layer) else 0  # the LM head and other ops outside the layers come last
+    a, b = endpoints(traffic, system)
+    links, loads = xy_links(a, b, traffic.messages * traffic.bits, width, height)
     link_loads = np.zeros(2 * width * height)
     link_loads[links] = loads
-    used = pos[: g.cores]
+    used = placement.pos_of_core
     # draw only the chips in use (a 1,152-chip system is mostly empty)
     cw, ch = system.chip.mesh
     x1 = int((used[:, 0].max() // cw + 1) * cw) if len(used) else cw
@@ -127,7 +160,7 @@ def write_mesh(path: Path, module: "Module", ctx: "PassContext") -> None:
     clipped = np.zeros(2 * x1 * y1)
     clipped[np.where(vertical[inside], x1 * y1, 0) + y[inside] * x1 + x[inside]] = link_loads[keep[inside]]
     mesh_png(path, used, layer, (x1, y1), (cw, ch), clipped,
-             f"{g.cores:,} cores on {system.name}: layer colours, links by messages per token")
+             f"{traffic.cores:,} cores on {placement.chips_used:,} chips of {system.name}: layer colours, links by bits per token")
 
 
 def write_raster(path: Path, module: "Module", op_name: str, tokens: np.ndarray) -> None:
@@ -144,6 +177,65 @@ def write_raster(path: Path, module: "Module", op_name: str, tokens: np.ndarray)
         if op.results[0].name == op_name:
             seen.append(outs[0].counts if isinstance(outs[0], SpikeArray) else np.asarray(outs[0]))
 
-    inputs = [op.params.name for op in module.ops if op.name == "io.input"]
+    inputs = [op.params.name for op in module.inputs]
     Interpreter(module, observer=watch)(**{inputs[0]: tokens})
     raster_png(path, seen[0], f"%{op_name}: {len(tokens)} tokens")
+
+
+def layers_png(path: Path, layers: dict[str, dict], step_us: float | None = None, title: str = "") -> list[str]:
+    """Per layer, one panel each for what the report's layer table has: Loihi-style energy,
+    mesh traffic, spike rate (measured or assumed, beside the SpikingBrain report's 1.13) and
+    where a token's time goes along the critical path. Returns the panels drawn."""
+    names = list(layers)
+    x = np.arange(len(names))
+
+    def column(key: str) -> np.ndarray | None:
+        vals = [row.get(key) for row in layers.values()]
+        if not any(isinstance(v, (int, float)) for v in vals):
+            return None
+        return np.array([v if isinstance(v, (int, float)) else np.nan for v in vals], np.float64)
+
+    panels = [p for p, key in (("energy", "energy uJ/token"), ("traffic", "messages/token"),
+                               ("spikes", "bitwise spikes/channel"), ("time", "time steps/token")) if column(key) is not None]
+    if not panels:
+        return []
+    plt = _plt()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(9, 0.45 * len(names) + 4), 2.6 * len(panels)), dpi=110,
+                             sharex=True, squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels):
+        if panel == "energy":
+            ax.bar(x, column("energy uJ/token"), color="tab:orange", label="synaptic events + neuron updates")
+            ax.set_ylabel("energy (uJ / token)")
+            ax.set_title("energy per layer, Loihi-style (mesh hops not included)")
+        elif panel == "traffic":
+            ax.bar(x - 0.2, column("messages/token"), width=0.4, color="tab:blue", label="messages received")
+            hops = column("message hops/token")
+            if hops is not None:
+                ax.bar(x + 0.2, hops, width=0.4, color="tab:cyan", label="messages x mesh hops")
+            ax.set_ylabel("messages / token")
+            ax.set_title("spike traffic on the mesh per layer")
+        elif panel == "spikes":
+            rates = column("bitwise spikes/channel")
+            measured = np.array([str(row.get("rate from", "")).startswith("measured") for row in layers.values()])
+            for which, colour, label in ((measured, "tab:green", "measured by calibration"), (~measured, "0.6", "assumed")):
+                if np.isfinite(rates[which]).any():
+                    ax.bar(x[which], rates[which], color=colour, label=label)
+            ax.axhline(1.13, color="k", linestyle="--", linewidth=1, label="SpikingBrain report, 7B (1.13)")
+            ax.set_ylabel("bitwise spikes / channel")
+            ax.set_title("spike rate per layer (spiking projections' inputs, MAC-weighted)")
+        else:
+            steps = column("time steps/token")
+            ax.bar(x, steps, color="tab:purple", label="time steps on the critical path")
+            unit = f" ({step_us:g} us each)" if step_us else ""
+            ax.set_ylabel("time steps / token")
+            ax.set_title(f"where a token's time goes{unit}: {int(np.nansum(steps))} steps in all")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+        ax.grid(axis="y", linewidth=0.3)
+    axes[-1, 0].set_xticks(x, names, rotation=60 if len(names) > 6 else 0, ha="right" if len(names) > 6 else "center")
+    axes[-1, 0].set_xlabel("layer")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return panels

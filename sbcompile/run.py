@@ -1,22 +1,24 @@
 """`sbcompile run OUT ...`: run a compiled artifact on the target it was compiled for: prefill
-the prompt, optionally generate greedily token by token, save logits, print activity."""
+the prompt, generate token by token (greedy or sampled) or show the next-token prediction, save
+logits, print activity. A thin layer over `sbcompile.api`'s `load` and `Artifact.run`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from sbcompile.artifact import MODULE_FILE, REPORT_JSON
-from sbcompile.ir import Module, SbirError, verify
+from sbcompile.ir import Module, SbirError
+from sbcompile.progress import Progress
 
 EXAMPLES = """\
 examples:
   sbcompile run out/ --text "def main(" --generate 40
+  sbcompile run out/ --text "def main(" --generate 80 --temperature 0.8 --top-k 20 --seed 1 --stop $'\\n\\n'
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
   sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
 A tokens file holds whitespace-separated integers. --text needs a byte-level model (vocab 256).
@@ -34,9 +36,11 @@ def run_parser() -> argparse.ArgumentParser:
                      "network, e.g. from NIR): an array [time, ...] matching its one input")
     ap.add_argument("--save-outputs", type=Path, metavar="FILE.npy", help="with --inputs: save the output [time, ...] "
                     "(spikes as counts)")
-    ap.add_argument("--generate", type=int, default=0, metavar="N", help="then generate N tokens greedily")
+    ap.add_argument("--generate", type=int, default=0, metavar="N", help="then generate N tokens (greedily unless "
+                    "--temperature); without it, show the next-token prediction")
     ap.add_argument("--save-logits", type=Path, metavar="FILE.npy", help="save logits, shape [tokens, vocab]")
     ap.add_argument("--stats", action="store_true", help="print spike activity per op (sparsity, silent channels)")
+    add_sampling_options(ap)
     ap.add_argument("--target", help="run on this target instead of the one the artifact was compiled for")
     ap.add_argument("--hardware", action="store_true", help="loihi2: run on a Loihi 2 system (Loihi2HwCfg, needs "
                     "Intel's lava-loihi) instead of Lava's fixed-point simulator")
@@ -44,98 +48,77 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def load_artifact(directory: Path) -> tuple[Module, str]:
-    from sbcompile.frontend import load_sbir
+    from sbcompile.api import load
 
-    if not (directory / MODULE_FILE).exists():
-        raise SbirError(f"{directory}: not an sbcompile output directory (no {MODULE_FILE})")
-    module = load_sbir(directory / MODULE_FILE)
-    verify(module)
-    target = "ref"
-    if (directory / REPORT_JSON).exists():
-        target = json.loads((directory / REPORT_JSON).read_text()).get("target", "ref")
-    return module, target
+    art = load(directory)
+    return art.module, art.target
 
 
 def prompt_tokens(args: argparse.Namespace, module: Module) -> np.ndarray:
+    from sbcompile.generation import encode_prompt
+
     if args.text is not None:
-        if module.attrs.get("tokenizer") != "bytes":
-            raise SbirError(f"module @{module.name} has no byte-level tokenizer; give --tokens FILE")
-        return np.frombuffer(args.text.encode("utf-8"), np.uint8).astype(np.int32)
+        return encode_prompt(module, args.text, None)
     try:
         ids = [int(t) for t in args.tokens.read_text().split()]
     except (OSError, ValueError) as e:
         raise SbirError(f"{args.tokens}: cannot read token ids ({e})") from None
     if not ids:
         raise SbirError(f"{args.tokens}: no token ids in the file")
-    return np.array(ids, np.int32)
+    return encode_prompt(module, None, ids)
 
 
 def run_main(argv: list[str]) -> int:
-    from sbcompile.targets import TARGETS
+    from sbcompile.api import load
 
     args = run_parser().parse_args(argv)
-    module, target_name = load_artifact(args.artifact)
-    target_name = args.target or target_name
-    if target_name not in TARGETS:
-        raise SbirError(f"unknown target '{target_name}'; available targets: {', '.join(sorted(TARGETS))}")
-    target = TARGETS[target_name](hardware=args.hardware)
-    session = target.open(args.artifact, module)
+    art = load(args.artifact)
+    session = art.open(args.target, args.hardware)
     if args.inputs is not None:
-        return run_inputs(args, session, target_name, module)
-    tokens = prompt_tokens(args, module)
-    vocab = module.attrs.get("vocab")
-    if isinstance(vocab, int) and (tokens.min() < 0 or tokens.max() >= vocab):
-        raise SbirError(f"token ids must lie in [0, {vocab}); got {tokens.min()}..{tokens.max()}")
-    t0 = time.perf_counter()
-    logits = [session(tokens)]
-    t_prefill = time.perf_counter() - t0
-    generated: list[int] = []
-    t1 = time.perf_counter()
-    for i in range(args.generate):
-        generated.append(int(np.argmax(logits[-1][-1])))
-        if i + 1 < args.generate:  # the last token's own logits are not needed
-            logits.append(session(np.array(generated[-1:], np.int32)))
-    t_decode = time.perf_counter() - t1
+        return run_inputs(args, art, session)
+    tokens = prompt_tokens(args, art.module)
+    with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
+        res = art.run(tokens=tokens, generate=args.generate, target=args.target, progress=progress,
+                      session=session, **sampling_options(args))
     if args.save_logits:
-        np.save(args.save_logits, np.concatenate(logits).astype(np.float32))
-    if generated:
-        if module.attrs.get("tokenizer") == "bytes":
-            sys.stdout.write(bytes(generated).decode("utf-8", errors="replace") + "\n")
-        else:
-            sys.stdout.write(" ".join(map(str, generated)) + "\n")
-    rate = f", decode {len(generated) / t_decode:.1f} tok/s" if generated else ""
-    print(f"sbcompile run: {getattr(session, 'summary', target_name)}: prefill {len(tokens)} tokens in {t_prefill:.3f} s{rate}",
+        np.save(args.save_logits, res.logits)
+    sys.stdout.write(generated_output(args, art.module, res) if args.generate else next_token_summary(art.module, res))
+    rate = f", decode {len(res.tokens) / res.seconds['decode']:.1f} tok/s" if len(res.tokens) else ""
+    print(f"sbcompile run: {res.session}: prefill {len(tokens)} tokens in {res.seconds['prefill']:.3f} s{rate}",
           file=sys.stderr)
     if args.stats:
-        print(format_activity(session.activity()), file=sys.stderr)
+        print(format_activity(res.stats, language_model=True), file=sys.stderr)
     return 0
 
 
-def run_inputs(args: argparse.Namespace, session, target_name: str, module: Module) -> int:
+def run_inputs(args: argparse.Namespace, art, session) -> int:
     """Run a non-token module (a spiking network) on an array of inputs, time first."""
-    from sbcompile.frontend.inputs import check_inputs
-
     try:
         x = np.load(args.inputs, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise SbirError(f"{args.inputs}: cannot read a .npy array ({e})") from None
-    x = check_inputs(module, x, str(args.inputs))
-    t0 = time.perf_counter()
-    out = np.asarray(session(x.astype(np.float32)))
-    took = time.perf_counter() - t0
+    from sbcompile.frontend.inputs import check_inputs
+
+    x = check_inputs(art.module, x, str(args.inputs))
+    with delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
+        progress(f"{x.shape[0]} steps", 0.0)
+        res = art.run(inputs=x, target=args.target, session=session)
+    out = res.outputs
     if args.save_outputs:
-        np.save(args.save_outputs, out.astype(np.float32))
-    print(f"sbcompile run: {getattr(session, 'summary', target_name)}: {x.shape[0]} steps in {took:.3f} s; output {list(out.shape)}, "
+        np.save(args.save_outputs, out)
+    print(f"sbcompile run: {res.session}: {x.shape[0]} steps in {res.seconds['run']:.3f} s; output {list(out.shape)}, "
           f"sum {float(out.sum()):g}", file=sys.stderr)
     if args.stats:
-        print(format_activity(session.activity()), file=sys.stderr)
+        print(format_activity(res.stats, language_model=False), file=sys.stderr)
     return 0
 
 
-def format_activity(act: dict) -> str:
+def format_activity(act: dict, language_model: bool = True) -> str:
     t = act.get("total") or {}
     if not t:
-        return "no spiking ops ran"
+        return "no spike activity was recorded"
+    if not language_model:
+        return format_population_activity(act)
     lines = [f"spike activity: sparsity {t['sparsity']:.1%} (bitwise, 3-step window; the paper reports 69.15% for 7B), "
              f"{t['bitwise_spikes_per_channel']:.2f} bitwise spikes/channel (paper: 1.13), zero counts "
              f"{t['zero_fraction']:.1%}, silent channels {t['silent_channel_fraction']:.1%}"]
@@ -145,3 +128,87 @@ def format_activity(act: dict) -> str:
         lines.append(f"  {'%' + name:<{width}} {s['sparsity']:8.1%} {s['zero_fraction']:7.1%} {s['spikes_per_channel']:7.2f} "
                      f"{s['bitwise_spikes_per_channel']:7.2f} {s['share_le_7']:7.1%} {s['silent_channels']:7d} {s['max_count']:5d}")
     return "\n".join(lines)
+
+
+def format_population_activity(act: dict) -> str:
+    """Activity of spiking populations (a NIR or LIF network): spikes per time step and the share
+    of neuron-steps that spiked."""
+    t = act["total"]
+    steps = max(int(act.get("steps", 1)), 1)
+    source = f" ({act['source']})" if act.get("source") else ""
+    lines = [f"spike activity{source}: over {steps} steps, {1 - t['zero_fraction']:.1%} of neuron-steps spiked, "
+             f"{t['spikes_per_channel']:.3f} spikes per neuron and step"]
+    width = max([len(n) + 1 for n in act["ops"]] + [len("population")])
+    lines.append(f"  {'population':<{width}} {'neurons':>7} {'spikes':>7} {'per step':>8} {'rate':>6} {'silent ch':>9}")
+    for name, s in act["ops"].items():
+        spikes = s["spikes_per_channel"] * s["channels"] * s["tokens"]
+        neurons = s["channels"] * s["tokens"] // steps
+        lines.append(f"  {'%' + name:<{width}} {neurons:7d} {spikes:7.0f} {spikes / steps:8.2f} "
+                     f"{1 - s['zero_fraction']:6.1%} {s['silent_channels']:9d}")
+    return "\n".join(lines)
+
+
+def add_sampling_options(ap: argparse.ArgumentParser) -> None:
+    gen = ap.add_argument_group("generation")
+    gen.add_argument("--temperature", type=float, default=0.0, metavar="T",
+                     help="sample from softmax(logits / T) (default 0: greedy)")
+    gen.add_argument("--top-k", type=int, default=0, metavar="K", help="sample among the K likeliest tokens only")
+    gen.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
+    gen.add_argument("--stop", metavar="TEXT", help="stop generating after TEXT (token ids for a model without a "
+                     "byte tokenizer); TEXT itself is not printed")
+    gen.add_argument("--no-echo", action="store_true", help="print only the generated text, not the prompt before it")
+
+
+def sampling_options(args: argparse.Namespace) -> dict:
+    return {"temperature": args.temperature, "top_k": args.top_k, "seed": args.seed, "stop": args.stop}
+
+
+def generated_output(args: argparse.Namespace, module: Module, res) -> str:
+    """The prompt (unless --no-echo) and what was generated; token ids for non-byte models."""
+    from sbcompile.generation import decode_tokens
+
+    if res.text is not None:
+        return ("" if args.no_echo else decode_tokens(module, res.prompt)) + res.text + "\n"
+    prompt = "" if args.no_echo else " ".join(map(str, res.prompt.tolist())) + " | "
+    return prompt + " ".join(map(str, res.tokens.tolist())) + "\n"
+
+
+def next_token_summary(module: Module, res, top: int = 5) -> str:
+    """Without --generate: the likeliest next tokens after the prompt, with probabilities."""
+    from sbcompile.generation import decode_tokens
+
+    z = res.logits[-1].astype(np.float64)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    best = np.argsort(-p, kind="stable")[:top]
+
+    def show(i: int) -> str:
+        text = decode_tokens(module, [i])
+        return repr(text) if text is not None else str(i)
+
+    ranked = ", ".join(f"{show(int(i))} {p[i]:.3f}" for i in best)
+    return f"next token after {len(res.prompt)} prompt tokens: {ranked} (use --generate N to continue)\n"
+
+
+@contextmanager
+def delayed_progress(title: str, delay: float = 2.0) -> Iterator[Progress]:
+    """A progress bar on stderr (a terminal) that appears only once the run has taken `delay`
+    seconds, so short runs stay quiet; it shows the elapsed time while a long call blocks."""
+    if not sys.stderr.isatty():
+        yield lambda what, fraction: None
+        return
+    import threading
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+    with RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[what]}"),
+                      TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(title, total=1.0, what="", visible=False)
+        timer = threading.Timer(delay, lambda: bar.update(task, visible=True))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield lambda what, fraction: bar.update(task, completed=fraction, what=what)
+        finally:
+            timer.cancel()

@@ -1,6 +1,10 @@
-"""Shared test options: `--update-goldens` rewrites expected files from the current output."""
+"""Shared test options: `--update-goldens` (`make bless`) rewrites expected files from the
+current output; no test writes an expected file otherwise, so a new case fails until blessed."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -12,3 +16,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture
+def golden(update_goldens: bool) -> Callable[[Path, str], None]:
+    """`golden(expected_path, got)`: assert `got` equals the file; with --update-goldens, write it
+    first. A missing file fails: bless it (`make bless`) and review the diff."""
+
+    def check(expected: Path, got: str) -> None:
+        if update_goldens:
+            expected.parent.mkdir(parents=True, exist_ok=True)
+            expected.write_text(got)
+        assert expected.exists(), f"{expected} does not exist; create it with `make bless` and review it"
+        assert got == expected.read_text(), f"output differs from {expected}; rerun with `make bless` if intended"
+
+    return check

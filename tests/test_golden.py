@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -19,10 +20,6 @@ def run_args(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.sbir")), ids=lambda p: p.stem)
-def test_golden(path: Path, capsys: pytest.CaptureFixture[str], update_goldens: bool) -> None:
+def test_golden(path: Path, capsys: pytest.CaptureFixture[str], golden: Callable[[Path, str], None]) -> None:
     assert main([str(path), *run_args(path), "--emit", "ir"]) == 0
-    got = capsys.readouterr().out
-    expected = path.with_suffix(".expected")
-    if update_goldens or not expected.exists():
-        expected.write_text(got)
-    assert got == expected.read_text(), f"output differs from {expected}; rerun with --update-goldens if intended"
+    golden(path.with_suffix(".expected"), capsys.readouterr().out)

@@ -41,7 +41,7 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
     if path.suffix == ".nir":
         from .nir_import import load_nir
 
-        return load_nir(path, getattr(options, "dt", None))
+        return load_nir(path)  # --dt re-discretises after loading (cli: set_dt)
     if path.suffix == ".net":
         from .netx_import import load_netx
 

@@ -13,33 +13,99 @@ listed, with the reason, in one error."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from sbcompile.ir import Module, SbirError, Value
+from sbcompile.ir import Module, Op, OpDef, SbirError, Value, lookup
+from sbcompile.ir.dialects.io import Input, Param
+from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
+from sbcompile.ir.dialects.neuron import LIF, LoihiLIF, SigmaDelta, Threshold
+from sbcompile.ir.dialects.nn import (Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid,
+                                      SiLU)
+from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
+from sbcompile.ir.dialects.spike import Decode, Encode
+from sbcompile.ir.dialects.syn import Dense
 
 from .nir_import import NEURONS
 from .nir_versions import choose_version, for_version, show, write_file
 
-NEURON_KIND = {op: kind for kind, (op, _) in NEURONS.items()}
+NEURON_KIND: dict[type[OpDef], str] = {type(lookup(op)): kind for kind, (op, _) in NEURONS.items()}
 
-WHY_NOT = {
-    "seq.gla": "gated linear attention (input-dependent decay) has no NIR node",
-    "seq.window_attention": "attention (softmax over a dynamic matmul) has no NIR node",
-    "seq.rope": "rotary embedding has no NIR node",
-    "spike.encode": "adaptive thresholds (V_th = mean|x| / k per token) have no NIR node",
-    "nn.mul": "NIR cannot multiply two signals",
-    "nn.route": "mixture-of-experts routing has no NIR node",
-    "nn.embed": "embedding lookup has no NIR node",
-    "nn.rmsnorm": "normalisation has no NIR node",
-    "io.param": "a weight as a value has no NIR node",
+# Op classes NIR has no node for, with the reason the error gives.
+WHY_NOT: dict[type[OpDef], str] = {
+    GLA: "gated linear attention (input-dependent decay) has no NIR node",
+    WindowAttention: "attention (softmax over a dynamic matmul) has no NIR node",
+    RoPE: "rotary embedding has no NIR node",
+    Encode: "adaptive thresholds (V_th = mean|x| / k per token) have no NIR node",
+    Mul: "NIR cannot multiply two signals",
+    Route: "mixture-of-experts routing has no NIR node",
+    Embed: "embedding lookup has no NIR node",
+    RMSNorm: "normalisation has no NIR node",
+    Param: "a weight as a value has no NIR node",
+    SigmaDelta: "sigma-delta neurons (graded spikes of changes) have no NIR node",
+    **{cls: "no NIR node for this op" for cls in (ReLU, SiLU, Sigmoid, LogSigmoid, FakeQuant, LoihiLIF)},
 }
 
 
 def _arr(v: Any) -> Any:
     """An sbir geometry parameter as NIR holds it: ints stay ints, tuples become arrays."""
     return np.array(v) if isinstance(v, tuple) else v
+
+
+def step_shape(v: Value) -> tuple:
+    return tuple(v.type.shape[1:])
+
+
+# ---- one NIR node per op: a builder per op class, `(nir, op, weight, dt) -> node` ----
+
+def _dense(nir: Any, op: Op, w: Any, dt: Any) -> Any:
+    p = op.params
+    return nir.Linear(weight=w(p.weight)) if p.bias is None else nir.Affine(weight=w(p.weight), bias=w(p.bias))
+
+
+def _conv(nir: Any, op: Op, w: Any, dt: Any) -> Any:
+    p = op.params
+    cls = nir.Conv1d if op.isa(Conv1d) else nir.Conv2d
+    bias = w(p.bias) if p.bias is not None else np.zeros(p.out_channels, np.float32)
+    return cls(input_shape=_arr(p.input_shape), weight=w(p.weight), stride=_arr(p.stride),
+               padding=_arr(p.padding), dilation=_arr(p.dilation), groups=p.groups, bias=bias)
+
+
+def _pool(nir: Any, op: Op, w: Any, dt: Any) -> Any:
+    p = op.params
+    cls = nir.SumPool2d if op.isa(SumPool2d) else nir.AvgPool2d
+    stride = p.kernel_size if p.stride is None else p.stride
+    return cls(kernel_size=_arr(p.kernel_size), stride=_arr(stride), padding=_arr(p.padding))
+
+
+def _neuron(nir: Any, op: Op, w: Any, dt: Any) -> Any:
+    kind = NEURON_KIND[type(op.opdef)]
+    fields = [f for f in NEURONS[kind][1] if getattr(op.params, f) is not None]  # no v_reset: reset by subtraction
+    return getattr(nir, kind)(**{f: w(getattr(op.params, f)) for f in fields})
+
+
+NodeBuilder = Callable[[Any, Op, Callable[[str], np.ndarray], Any], Any]
+
+NODES: dict[type[OpDef], NodeBuilder] = {
+    Dense: _dense,
+    Conv1d: _conv,
+    Conv2d: _conv,
+    Flatten: lambda nir, op, w, dt: nir.Flatten(input_type={"input": np.array(step_shape(op.operands[0]))},
+                                                start_dim=op.params.start_dim, end_dim=op.params.end_dim),
+    SumPool2d: _pool,
+    AvgPool2d: _pool,
+    ScaleBy: lambda nir, op, w, dt: nir.Scale(scale=w(op.params.weight)),
+    Scale: lambda nir, op, w, dt: nir.Scale(scale=np.full(step_shape(op.result), op.params.factor, np.float32)),
+    Threshold: lambda nir, op, w, dt: nir.Threshold(threshold=w(op.params.threshold)),
+    Delay: lambda nir, op, w, dt: nir.Delay(delay=w(op.params.delay)),
+    LIF: lambda nir, op, w, dt: _discrete_lif(op.params, step_shape(op.result), dt),
+    **{cls: _neuron for cls in NEURON_KIND},
+}
+
+# Ops that are edges, not nodes: a sum is several edges into one node; decoding unit spikes is
+# the identity.
+FAN_IN: tuple[type[OpDef], ...] = (Add, Decode)
 
 
 def to_nir(module: Module) -> Any:
@@ -70,63 +136,28 @@ def build_nir(module: Module) -> tuple[Any, dict[str, tuple[str, str | None]]]:
         taken.add(name)
         return name
 
-    def step_shape(v: Value) -> tuple:
-        return tuple(v.type.shape[1:])
-
-    spiking = set(NEURON_KIND) | {"neuron.lif", "neuron.threshold"}
+    spiking = (*NEURON_KIND, LIF, Threshold)
     for op in module.ops:  # first every reason, before any weight is read (weights may be fake)
         why = _why_not(op, dt, unit_spikes)
         if why is not None:
             problems.append(f"%{op.results[0].name} ({op.name}: {why})")
-        elif op.name in spiking:
+        elif op.isa(*spiking):
             unit_spikes.add(op.results[0].name)
     if problems:
         raise SbirError(f"module @{module.name}: NIR cannot express {len(problems)} op(s): " + "; ".join(problems))
     for op in module.ops:
         res = op.results[0].name
-        p = op.params
         srcs = [s for v in op.operands for s in sources.get(v.name, [])]
-        if op.name in ("nn.add", "spike.decode"):
+        if op.isa(*FAN_IN):
             sources[res] = srcs
             continue
-        node = None
-        if op.name == "io.input":
-            name = str(p.name)
+        if op.isa(Input):
+            name = str(op.params.name)
             taken.add(name)
             nodes[name] = nir.Input(input_type={"input": np.array(step_shape(op.results[0]))})
             sources[res] = [name]
             continue
-        if op.name == "syn.dense":
-            if p.bias is None:
-                node = nir.Linear(weight=w.get(p.weight))
-            else:
-                node = nir.Affine(weight=w.get(p.weight), bias=w.get(p.bias))
-        elif op.name in ("syn.conv1d", "syn.conv2d"):
-            cls = nir.Conv1d if op.name == "syn.conv1d" else nir.Conv2d
-            bias = w.get(p.bias) if p.bias is not None else np.zeros(p.out_channels, np.float32)
-            node = cls(input_shape=_arr(p.input_shape), weight=w.get(p.weight), stride=_arr(p.stride),
-                       padding=_arr(p.padding), dilation=_arr(p.dilation), groups=p.groups, bias=bias)
-        elif op.name == "nn.flatten":
-            node = nir.Flatten(input_type={"input": np.array(step_shape(op.operands[0]))},
-                               start_dim=p.start_dim, end_dim=p.end_dim)
-        elif op.name in ("nn.sum_pool2d", "nn.avg_pool2d"):
-            cls = nir.SumPool2d if op.name == "nn.sum_pool2d" else nir.AvgPool2d
-            stride = p.kernel_size if p.stride is None else p.stride
-            node = cls(kernel_size=_arr(p.kernel_size), stride=_arr(stride), padding=_arr(p.padding))
-        elif op.name == "nn.scale_by":
-            node = nir.Scale(scale=w.get(p.weight))
-        elif op.name == "nn.scale":
-            node = nir.Scale(scale=np.full(step_shape(op.results[0]), p.factor, np.float32))
-        elif op.name == "neuron.threshold":
-            node = nir.Threshold(threshold=w.get(p.threshold))
-        elif op.name == "syn.delay":
-            node = nir.Delay(delay=w.get(p.delay))
-        elif op.name in NEURON_KIND:
-            kind = NEURON_KIND[op.name]
-            fields = NEURONS[kind][1]
-            node = getattr(nir, kind)(**{f: w.get(getattr(p, f)) for f in fields if getattr(p, f) is not None})
-        elif op.name == "neuron.lif":
-            node = _discrete_lif(p, step_shape(op.results[0]), dt)
+        node = NODES[type(op.opdef)](nir, op, w.get, dt)
         name = node_name(op)
         nodes[name] = node
         edges.extend((s, name) for s in srcs)
@@ -144,19 +175,19 @@ def build_nir(module: Module) -> tuple[Any, dict[str, tuple[str, str | None]]]:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False), meaning
 
 
-def _reset_of(op: Any) -> str | None:
+def _reset_of(op: Op) -> str | None:
     """How a firing neuron op resets: "value" (to v_reset) or "subtract"; None for other ops."""
-    if op.name == "neuron.lif":
+    if op.isa(LIF):
         return "subtract" if op.params.reset == "subtract" else "value"
-    return getattr(op.params, "reset", None) if op.name in NEURON_KIND else None
+    return getattr(op.params, "reset", None) if op.isa(*NEURON_KIND) else None
 
 
-def _recurrent_projection(op: Any, name: str, nodes: dict[str, Any], node_name: Any, w: Any) -> list[tuple[str, str]]:
+def _recurrent_projection(op: Op, name: str, nodes: dict[str, Any], node_name: Any, w: Any) -> list[tuple[str, str]]:
     """A recurrent neuron op's rec_weight/rec_bias as the Linear/Affine node of its NIR cycle."""
     import nir
 
     p = op.params
-    if getattr(p, "rec_weight", None) is None:
+    if not op.isa(*NEURON_KIND) or p.rec_weight is None:
         return []
     rec = node_name(op, str(op.attrs.get("nir.rec_node", f"{name}.w_rec")))
     nodes[rec] = (nir.Linear(weight=w.get(p.rec_weight)) if p.rec_bias is None
@@ -164,29 +195,23 @@ def _recurrent_projection(op: Any, name: str, nodes: dict[str, Any], node_name: 
     return [(name, rec), (rec, name)]
 
 
-
-EXPRESSIBLE = {"io.input", "nn.add", "syn.dense", "syn.conv1d", "syn.conv2d", "syn.delay", "nn.flatten",
-               "nn.sum_pool2d", "nn.avg_pool2d", "nn.scale_by", "nn.scale", "neuron.threshold", "neuron.lif",
-               *NEURON_KIND}
-
-
-def _why_not(op: Any, dt: Any, unit_spikes: set[str]) -> str | None:
+def _why_not(op: Op, dt: Any, unit_spikes: set[str]) -> str | None:
     """Why NIR cannot express this op, or None if it can."""
     p = op.params
     if any(not isinstance(d, int) for d in op.results[0].type.shape[1:]):
         return f"symbolic shape {op.results[0].type} (NIR shapes are concrete)"
-    if op.name == "spike.decode":
+    if op.isa(Decode):
         return None if op.operands[0].name in unit_spikes else "scaled spike counts have no NIR node"
-    if op.name == "syn.dense" and p.scale is not None:
+    if op.isa(Dense) and p.scale is not None:
         return "quantized weights (integer codes with scales) have no NIR node"
-    if op.name == "neuron.lif":
+    if op.isa(LIF):
         if not isinstance(dt, (int, float)) or dt <= 0:
             return "a discrete-time LIF needs the module attribute dt to become NIR's continuous-time LIF"
         if p.leak == 0 and p.bias != 0:
             return "an integrate-and-fire neuron with a bias has no NIR form"
-    if op.name in EXPRESSIBLE:
+    if op.isa(Input, *FAN_IN, *NODES):
         return None
-    return WHY_NOT.get(op.name, "no NIR node for this op")
+    return WHY_NOT.get(type(op.opdef), "no NIR node for this op")
 
 
 def _discrete_lif(p: Any, shape: tuple, dt: float) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sbcompile.ir import Module, SbirError
+from sbcompile.passes.report import is_network
 
 from ..base import Target
 from ..registry import register_target
@@ -25,6 +26,7 @@ class Loihi2Target(Target):
                "latency and energy per token (--system, --system-set); a Lava process graph that `sbcompile run` "
                "runs on Lava's simulator")
     default_pipeline = "canonicalize,cse,dce,fixed-neurons,fixed-norms,fixed-encoders,quantize,partition,place,schedule,energy"
+    required_passes = ("quantize", "partition", "place")  # integer weights, cores, mesh positions
     options = ("system", "system_set", "hardware")
 
     def machine(self) -> Loihi2System:
@@ -50,10 +52,26 @@ class Loihi2Target(Target):
             graph, weights = lower(module)
             (out_dir / GRAPH_FILE).write_text(graph.to_json())
             save_file(dict(sorted(weights.items())), str(out_dir / LAVA_WEIGHTS_FILE))
-            section = {"emitted": True, **graph.summary(), "files": [GRAPH_FILE, LAVA_WEIGHTS_FILE]}
+            section = {"emitted": True, **graph.summary(), **mapping_in_graph(module, graph),
+                       "files": [GRAPH_FILE, LAVA_WEIGHTS_FILE]}
         if report is not None:
             report["lava"] = section
         return [GRAPH_FILE, LAVA_WEIGHTS_FILE] if section["emitted"] else []
+
+    @classmethod
+    def report_section(cls, report: dict) -> list[str]:
+        if "lava" not in report:
+            return []
+        lv = report["lava"]
+        if not lv["emitted"]:
+            return ["## Lava process graph", "", f"- not emitted: {lv['why']}", ""]
+        kinds = ", ".join(f"{n} {k}" for k, n in lv["by_kind"].items())
+        return ["## Lava process graph", "",
+                f"- {lv['processes']} processes ({kinds}), {lv['connections']} connections",
+                f"- {'an input' if is_network(report) else 'a token'} reaches the output {lv['latency_steps']} Lava "
+                "time steps after it enters (one per synaptic projection on its path)",
+                *graph_agreement_lines(report),
+                f"- files: {', '.join(lv['files'])}; run with `sbcompile run OUT ...` on Lava's simulator", ""]
 
     def open(self, artifact: Path, module: Module) -> Any:
         from .graph import ProcessGraph
@@ -72,3 +90,31 @@ class Loihi2Target(Target):
                             f"'sbcompile[loihi2]'), which is missing here: {e}") from None
         weights = load_file(str(Path(artifact) / LAVA_WEIGHTS_FILE))
         return LavaSession(graph, weights, module, hardware=bool(self.settings.get("hardware")))
+
+
+def mapping_in_graph(module: Module, graph: Any) -> dict[str, Any]:
+    """How the mapping's cores (`hw.cores`) meet the Lava graph: the cores whose projections run
+    as neurocore processes, and the mapped ops the graph runs on the host instead (e.g. a
+    projection whose input is not spikes), so the report can say both and agree with itself."""
+    on_cores = {name for p in graph.processes if p.where == "core" for name in p.ops}
+    mapped = [op for op in module.ops if "hw.cores" in op.attrs]
+    return {"cores_in_graph": sum(int(op.attrs["hw.cores"][1]) for op in mapped if op.result.name in on_cores),
+            "mapped_ops_on_host": [op.result.name for op in mapped if op.result.name not in on_cores]}
+
+
+def graph_agreement_lines(report: dict) -> list[str]:
+    """The mapping's cores and the Lava graph's processes, reconciled: which mapped ops run on
+    neurocores in the graph and which on the host."""
+    lv = report["lava"]
+    if "cores_in_graph" not in lv or "cores_used" not in report:
+        return []
+    dense = sum(n for k, n in lv["by_kind"].items() if k.endswith("(core)"))
+    line = (f"- of the mapping's {report['cores_used']:,} cores, the graph's {dense} neurocore processes use "
+            f"{lv['cores_in_graph']:,}")
+    host = lv["mapped_ops_on_host"]
+    if host:
+        shown = ", ".join(f"%{n}" for n in host[:6]) + (f" and {len(host) - 6} more" if len(host) > 6 else "")
+        line += (f"; {len(host)} mapped ops run in host processes instead ({shown}): "
+                 "a neurocore's Dense takes integer spike counts and weight codes, and their inputs are not spikes "
+                 "or their weights are float")
+    return [line]

@@ -56,12 +56,6 @@ class ProcessGraph:
     output_layout: dict  # a payload Layout, as a dict
     format: int = FORMAT
 
-    def process(self, name: str) -> ProcessSpec:
-        for p in self.processes:
-            if p.name == name:
-                return p
-        raise SbirError(f"loihi2 process graph of @{self.module}: no process '{name}'")
-
     def validate(self) -> None:
         """Every port exists, every connection joins ports of one payload length, and every input
         port is fed: the checks Lava would otherwise fail on at run time, far from the op."""

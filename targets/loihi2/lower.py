@@ -17,13 +17,19 @@ per exponent, summed at the LIF's input, which is `floor(acc * 2^e)` as the inte
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from sbcompile.ir import Module, Op, SbirError
-from sbcompile.ir.dialects.nn import norm_weight_codes
-from sbcompile.ir.dialects.syn import integer_parts
+from sbcompile.ir import Module, Op, OpDef, SbirError
+from sbcompile.ir.dialects.io import Input, Param
+from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
+from sbcompile.ir.dialects.neuron import IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, Threshold
+from sbcompile.ir.dialects.nn import (Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid, SiLU,
+                                      norm_weight_codes)
+from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
+from sbcompile.ir.dialects.spike import Decode, Encode
+from sbcompile.ir.dialects.syn import Dense, integer_parts
 from sbcompile.ir.interpreter import Interpreter
 from sbcompile.ir.weights import DTYPE_OF_NUMPY
 
@@ -36,7 +42,7 @@ Rank = tuple[int, int]  # (latency in steps, zero-delay neuron hops within the s
 def probe(module: Module) -> tuple[dict[str, Layout], dict[str, Any]]:
     """Each value's per-token layout and its value on a zero token, from one interpreter step (the
     thresholds' shapes, and static thresholds themselves, are not in the types)."""
-    inputs = [op for op in module.ops if op.name == "io.input"]
+    inputs = module.inputs
     if len(inputs) != 1 or len(module.outputs) != 1:
         raise SbirError(f"loihi2 lowering of @{module.name}: the Lava graph streams one input and one output "
                         f"(this module has {len(inputs)} inputs and {len(module.outputs)} outputs)")
@@ -57,17 +63,17 @@ NUMPY = {ir: name for name, ir in DTYPE_OF_NUMPY.items()} | {"bf16": "float32"}
 def dense_parts(module: Module, op: Op, samples: dict[str, Any]) -> list[tuple[int, int]] | None:
     """The input ranges of an integer projection a neurocore runs, or None if `op` stays on the host
     (float weights or inputs, or thresholds per channel group, which take the float path)."""
-    if op.name != "syn.dense" or op.params.scale is None or op.operands[0].type.kind != "spikes":
+    if op.params.scale is None or op.operands[0].type.kind != "spikes":
         return None
     x = samples[op.operands[0].name]
     if x.counts.ndim != 2 or (x.scale is not None and x.scale.ndim > 1 and x.scale.shape[-1] > 1):
         return None
     if op.params.residual is not None:
-        raise SbirError(f"loihi2 lowering: syn.dense %{op.result.name}: sparse residual codes do not fit 8-bit "
+        raise SbirError(f"loihi2 lowering: {op.name} %{op.result.name}: sparse residual codes do not fit 8-bit "
                         "synapses (quantize with overflow=clamp)", op.where())
     codes = module.weights.get(op.params.weight)
     if np.abs(codes).max(initial=0) > 127:
-        raise SbirError(f"loihi2 lowering: syn.dense %{op.result.name}: weight codes beyond 8 bits "
+        raise SbirError(f"loihi2 lowering: {op.name} %{op.result.name}: weight codes beyond 8 bits "
                         f"(|code| up to {int(np.abs(codes).max())}); quantize with weight-bits<=8", op.where())
     return integer_parts(op.params, x, codes.shape[1])
 
@@ -75,12 +81,51 @@ def dense_parts(module: Module, op: Op, samples: dict[str, Any]) -> list[tuple[i
 def folds_into_lif(module: Module, op: Op, users: list[Op], x: Any) -> bool:
     """A projection of unit spikes with power-of-two scales and no bias, read only by neurocore LIFs:
     its scales become Dense weight exponents and no host epilogue is needed."""
-    if not users or any(u.name != "neuron.loihi_lif" for u in users):
+    if not users or any(not u.isa(LoihiLIF) for u in users):
         return False
     if op.params.bias is not None or op.params.group is not None or x.scale is not None:
         return False
     exps = np.log2(np.asarray(module.weights.get(op.params.scale), np.float64))
     return bool(np.all(exps == np.round(exps)) and np.all(np.abs(exps) <= 7))
+
+
+# ---- which process runs an op: one rule per op class ----
+
+Rule = Callable[["Lowering", int, Op], str]  # -> the op's process kind
+
+
+def _dense(low: "Lowering", i: int, op: Op) -> str:
+    """An integer projection on spikes runs on neurocores ("dense", or "folded" into the LIFs it
+    feeds); any other stays on the host."""
+    parts = dense_parts(low.module, op, low.samples)
+    if parts is None:
+        return "host"
+    low.parts[i] = parts
+    folded = folds_into_lif(low.module, op, low.users.get(op.result.name, []), low.samples[op.operands[0].name])
+    return "folded" if folded else "dense"
+
+
+def _integer(kind: str) -> Rule:
+    """The op's own fixed-point process once a fixed-* pass gave it `frac_bits`, else the host."""
+    return lambda low, i, op: kind if op.params.frac_bits is not None else "host"
+
+
+PROCESS_RULES: dict[type[OpDef], Rule] = {
+    Dense: _dense,
+    LoihiLIF: lambda low, i, op: "lif",
+    Encode: _integer("encoder"),
+    RMSNorm: _integer("norm"),
+}
+
+# Op classes with no Lava process of their own: they run their reference semantics in a host
+# group (the interpreter's `run_op`), one token per step, as do the ops above whose rule says
+# "host". A new op class goes here or into PROCESS_RULES (tests/loihi2/test_lower_rules.py holds
+# every registered op to that).
+HOST_OPS: tuple[type[OpDef], ...] = (
+    Input, Param, Embed, Add, Mul, Scale, ReLU, SiLU, Sigmoid, LogSigmoid, Route, FakeQuant, Decode,
+    GLA, RoPE, WindowAttention, LIF, IF, LI, Integrator, LIFContinuous, CubaLIF, CubaLI, Threshold,
+    Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy,
+)
 
 
 class Lowering:
@@ -100,7 +145,7 @@ class Lowering:
         m = self.module
         self.classify()
         self.assign_ranks()
-        in_value = next(op for op in m.ops if op.name == "io.input").result.name
+        in_value = m.inputs[0].result.name
         out_value = m.outputs[0].name
         in_size = math.prod(self.layouts[in_value].shape)
         self.add(ProcessSpec("injector", "injector", "host", [], 0, out_ports={"out_port": 1 + in_size}))
@@ -110,15 +155,11 @@ class Lowering:
                 groups.setdefault(self.rank[op.results[0].name], []).append(i)
         for r in sorted(groups):
             self.add_group(r, groups[r])
+        builders = {"dense": self.add_dense, "folded": self.add_dense, "lif": self.add_lif,
+                    "encoder": self.add_encoder, "norm": self.add_norm}
         for i, op in enumerate(m.ops):
-            if self.kind[i] in ("dense", "folded"):
-                self.add_dense(i, op)
-            elif self.kind[i] == "lif":
-                self.add_lif(op)
-            elif self.kind[i] == "encoder":
-                self.add_encoder(op)
-            elif self.kind[i] == "norm":
-                self.add_norm(op)
+            if self.kind[i] in builders:
+                builders[self.kind[i]](i, op)
         for r in sorted(groups):
             self.connect_group(r, groups[r])
         out_size = self.layouts[out_value].size
@@ -133,21 +174,10 @@ class Lowering:
         self.procs[spec.name] = spec
 
     def classify(self) -> None:
-        m = self.module
-        for i, op in enumerate(m.ops):
-            parts = dense_parts(m, op, self.samples)
-            if parts is not None:
-                self.parts[i] = parts
-                folded = folds_into_lif(m, op, self.users.get(op.result.name, []), self.samples[op.operands[0].name])
-                self.kind[i] = "folded" if folded else "dense"
-            elif op.name == "neuron.loihi_lif":
-                self.kind[i] = "lif"
-            elif op.name == "spike.encode" and op.params.frac_bits is not None:
-                self.kind[i] = "encoder"
-            elif op.name == "nn.rmsnorm" and op.params.frac_bits is not None:
-                self.kind[i] = "norm"
-            else:
-                self.kind[i] = "host"
+        """Each op's process kind, by the rule for its class (none: a host group)."""
+        for i, op in enumerate(self.module.ops):
+            rule = PROCESS_RULES.get(type(op.opdef))
+            self.kind[i] = rule(self, i, op) if rule is not None else "host"
 
     def assign_ranks(self) -> None:
         """Host ops see a token when their latest operand does; a Dense adds one step; a LIF adds a
@@ -174,7 +204,7 @@ class Lowering:
                              params={"ops": indices, "inputs": [], "accumulators": {}, "outputs": [],
                                      "stats": self.stats_of([o.results[0].name for o in ops]),
                                      "layouts": {o.result.name: vars(self.layouts[o.result.name])
-                                                 for o in ops if o.name == "io.input"}}))
+                                                 for o in ops if o.isa(Input)}}))
         self.conns.append(Connection("injector.out_port", f"{_group_name(r)}.tag"))
 
     def stats_of(self, values: list[str]) -> list[list]:
@@ -230,7 +260,7 @@ class Lowering:
                                  cores=list(range(*_core_range(op)))))
             self.conns.append(Connection(src, f"{name}.s_in"))
 
-    def add_lif(self, op: Op) -> None:
+    def add_lif(self, i: int, op: Op) -> None:
         p = op.params
         name = f"lif_{op.result.name}"
         n = math.prod(self.layouts[op.result.name].shape[1:])
@@ -258,7 +288,7 @@ class Lowering:
                                      "num_message_bits": 0}, cores=list(range(*_core_range(op)))))
         self.conns += [Connection(f"{lif}.s_out", f"{name}.s_in"), Connection(f"{name}.a_out", f"{lif}.a_in")]
 
-    def add_encoder(self, op: Op) -> None:
+    def add_encoder(self, i: int, op: Op) -> None:
         name = f"enc_{op.result.name}"
         lay = self.layouts[op.result.name]
         n = math.prod(lay.shape)
@@ -272,7 +302,7 @@ class Lowering:
         self.conns.append(Connection(self.endpoint(op.operands[0].name, f"fixed:{op.params.frac_bits}"),
                                      f"{name}.x_in"))
 
-    def add_norm(self, op: Op) -> None:
+    def add_norm(self, i: int, op: Op) -> None:
         name = f"norm_{op.result.name}"
         n = math.prod(self.layouts[op.result.name].shape)
         params = {"norm": op.params.model_dump(), "weights": None}

@@ -1,16 +1,21 @@
-"""The Loihi 2 machine model: a chip, and systems of chips. Every default is cited in
-docs/loihi2.md; figures that public sources disagree on are parameters (cores per chip: 128 per
-Lava and wikichip, 122 usable per Hala Point's totals, 152 per a 2026 Intel paper)."""
+"""The Loihi 2 machine model: a chip's structural limits, where each kind of op runs, the kinds
+of messages, the cost figures (costs.py), and systems of chips. Every default carries a source
+(`CHIP_SOURCES`, `COST_SOURCES`; docs/loihi2.md prints them); figures that public sources
+disagree on are parameters (cores per chip: 128 per Lava, 122 usable per Hala Point's totals,
+152 per a 2026 Intel paper)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sbcompile.formats import NumberFormats
-from sbcompile.ir import SbirError
+from sbcompile.ir import Op, SbirError
+
+from .costs import COST_SOURCES, Loihi2Costs
 
 LOIHI2_FORMATS = NumberFormats(
     weight_bits=8,            # 8-bit weight mantissa (Lava Dense fixed_pt model)
@@ -22,6 +27,27 @@ LOIHI2_FORMATS = NumberFormats(
     threshold_exp_range=(6, 6),
 )
 
+Where = Literal["core", "embedded", "host"]
+
+# Where each op class runs (class names of ir/dialects/*): `core` = a neurocore, `embedded` = a
+# chip's embedded x86 processors, `host` = the host CPU; a class not listed runs on the host.
+DEFAULT_PLACEMENT: dict[str, Where] = {
+    "Dense": "core", "LIF": "core", "LoihiLIF": "core",
+    "Encode": "embedded", "Decode": "embedded", "ReLU": "embedded", "SiLU": "embedded", "Sigmoid": "embedded",
+    "LogSigmoid": "embedded", "Scale": "embedded", "Add": "embedded", "Mul": "embedded", "RoPE": "embedded",
+}
+
+# Simple operations per output element of an op off the neurocores (by op class): the work the
+# embedded processors or the host do per token. Attention and GLA scale with their parameters
+# (passes/schedule.py's `op_work`); a class not listed costs `default`.
+DEFAULT_OPS_PER_ELEMENT: dict[str, float] = {
+    "Encode": 6, "Decode": 2, "ReLU": 1, "SiLU": 10, "Sigmoid": 10, "LogSigmoid": 12, "Scale": 1, "Add": 1,
+    "Mul": 1, "RoPE": 6, "RMSNorm": 5, "Embed": 1, "FakeQuant": 4, "Input": 0, "default": 4,
+}
+
+# Message kinds: payload bits each message carries (a routing header is added: `header_bits`).
+DEFAULT_MESSAGE_PAYLOAD_BITS: dict[str, int] = {"spike": 8, "partial": 24, "value": 32}
+
 
 class Loihi2Chip(BaseModel):
     """One chip. Per-core limits of Loihi 2 are not public; the axon limits default to Loihi 1's."""
@@ -30,25 +56,61 @@ class Loihi2Chip(BaseModel):
 
     cores_per_chip: int = Field(128, description="neurocores per chip")
     neurons_per_core: int = Field(8192, description="neurons (compartments) per core")
-    synapse_memory_kib: int = Field(128, description="synaptic memory per core in KiB (public figures: 128-192)")
+    core_memory_kib: int = Field(192, description="memory per core in KiB, shared by synapses, neuron state and routing")
+    neuron_state_bits: int = Field(48, description="core memory per neuron: two 24-bit words (accumulator, output)")
+    routing_bits_per_axon: int = Field(32, description="core memory per output axon (routing table entry)")
     max_in_axons: int = Field(4096, description="input axons per core (Loihi 1 anchor)")
     max_out_axons: int = Field(4096, description="output axons per core (Loihi 1 anchor)")
-    embedded_processors: int = Field(6, description="embedded x86 (Lakemont) processors per chip")
+    embedded_processors: int = Field(3, description="embedded x86 (Lakemont) processors per chip")
     mesh: tuple[int, int] = Field((8, 16), description="neurocore mesh on the chip (columns, rows)")
     max_delay_steps: int = Field(63, description="largest synaptic delay (6 bits)")
     axon_overhead_bits: int = Field(10, description="synapse-memory bits per input axon beyond its weights "
                                     "(Loihi 1's per-run header, nengo-loihi SynapseConfig.bits_per_axon)")
+    header_bits: int = Field(32, description="bits of a message beyond its payload (routing header)")
+    message_payload_bits: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_MESSAGE_PAYLOAD_BITS),
+                                                 description="payload bits per message kind")
     formats: NumberFormats = LOIHI2_FORMATS
-    core_ops: tuple[str, ...] = Field(("syn.dense", "neuron.lif", "neuron.loihi_lif"), description="ops a neurocore executes")
-    embedded_ops: tuple[str, ...] = Field(
-        ("spike.encode", "spike.decode", "nn.relu", "nn.silu", "nn.sigmoid", "nn.logsigmoid", "nn.scale", "nn.add",
-         "nn.mul", "seq.rope"),
-        description="ops the embedded processors execute (elementwise work and the per-token threshold reduction); "
-                    "the rest runs on the host")
+    placement: dict[str, Where] = Field(default_factory=lambda: dict(DEFAULT_PLACEMENT),
+                                        description="where each op class runs; others run on the host")
+    ops_per_element: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_OPS_PER_ELEMENT),
+                                              description="simple ops per output element off the neurocores")
 
     @property
-    def synapse_memory_bits(self) -> int:
-        return self.synapse_memory_kib * 1024 * 8
+    def core_memory_bits(self) -> int:
+        return self.core_memory_kib * 1024 * 8
+
+    def message_bits(self, kind: str) -> int:
+        return self.header_bits + self.message_payload_bits[kind]
+
+
+CHIP_SOURCES: dict[str, str] = {
+    "cores_per_chip": "Lava NUM_VIRTUAL_CORES_L2 = 128 (lava/magma/compiler/subcompilers/constants.py, v0.10.0); "
+                      "Hala Point: 140,544 cores / 1,152 chips = 122 usable; an Intel paper says 152 (arXiv 2602.04717)",
+    "neurons_per_core": "1,048,576 neurons per chip (Intel's Loihi 2 brief, 2021) over 128 cores",
+    "core_memory_kib": "192 KB of SRAM per neurocore, shared flexibly by synapses, neuron state and routing "
+                       "(Intel's Loihi 2 brief, 2021; about 25 MB per chip)",
+    "neuron_state_bits": "Lava's bit-accurate models keep 24-bit state words; a graded accumulator needs its sum "
+                         "and its output (assumption: two words; Loihi 2 allows up to 4,096 bytes per neuron)",
+    "routing_bits_per_axon": "assumption: one 32-bit routing entry per output axon (Loihi 2's table format is not "
+                             "published)",
+    "max_in_axons": "Loihi 1: 4,096 input axons per core (nengo-loihi block.py MAX_IN_AXONS); Loihi 2 unpublished",
+    "max_out_axons": "Loihi 1: 4,096 output axons per core (nengo-loihi block.py MAX_OUT_AXONS); Loihi 2 unpublished",
+    "embedded_processors": "Lava MAX_EMBEDDED_CORES_PER_CHIP = 3 (constants.py); Hala Point's 'over 2,300' x86 "
+                           "cores give about 2 per chip; press reports 6",
+    "mesh": "8 x 16 neurocore mesh (press coverage of Intel's Loihi 2 brief)",
+    "max_delay_steps": "Lava Dense bit-accurate model: 6-bit delays (lava/proc/dense/models.py)",
+    "axon_overhead_bits": "Loihi 1 synapse encoding: a 10-bit header per axon run (nengo-loihi SynapseConfig)",
+    "header_bits": "assumption: a 32-bit routing header per message (Loihi 2's packet format is not published)",
+    "message_payload_bits": "spike counts of at most 8 bits (our encoders); 24-bit partial sums and values "
+                            "(Lava's 24-bit graded payloads); floats to and from the processors 32 bits "
+                            "(Loihi 2 carries up to 32-bit payloads, Intel's Loihi 2 brief)",
+    "formats": "Lava Dense fixed_pt (8-bit weights, weight_exp), PyLifModelBitAcc (24-bit state, vth << 6)",
+    "placement": "what runs where in our mapping (docs/loihi2.md): projections and LIFs on neurocores, "
+                 "elementwise work and encoders on the embedded processors, the rest on the host",
+    "ops_per_element": "assumption: simple operations per element, counted by hand for each op's formula",
+}
+
+SOURCES: dict[str, str] = {**CHIP_SOURCES, **COST_SOURCES}
 
 
 class Loihi2System(BaseModel):
@@ -60,6 +122,7 @@ class Loihi2System(BaseModel):
     chips: int = Field(1, ge=1)
     chip_mesh: tuple[int, int] = Field((1, 1), description="chips arranged as (columns, rows)")
     chip: Loihi2Chip = Loihi2Chip()
+    costs: Loihi2Costs = Loihi2Costs()
 
     @property
     def cores(self) -> int:
@@ -69,11 +132,9 @@ class Loihi2System(BaseModel):
     def formats(self) -> NumberFormats:
         return self.chip.formats
 
-    def where(self, op_name: str) -> str:
-        """`core`, `embedded` or `host`: where an op of this kind runs."""
-        if op_name in self.chip.core_ops:
-            return "core"
-        return "embedded" if op_name in self.chip.embedded_ops else "host"
+    def where(self, op: Op) -> Where:
+        """`core`, `embedded` or `host`: where an op of this class runs."""
+        return self.chip.placement.get(type(op.opdef).__name__, "host")
 
 
 SYSTEMS: dict[str, Loihi2System] = {

@@ -20,7 +20,7 @@ from sbcompile.ir.interpreter import Interpreter
 
 class RefSession:
     def __init__(self, module: Module) -> None:
-        inputs = [op for op in module.ops if op.name == "io.input"]
+        inputs = module.inputs
         if len(inputs) != 1 or len(module.outputs) != 1:
             raise SbirError(f"module @{module.name}: `run` drives modules with one input and one output "
                             f"(this one has {len(inputs)} inputs, {len(module.outputs)} outputs)")

@@ -37,7 +37,7 @@ def test_run_text_generate_and_save_logits(artifact: Path, tmp_path: Path, capsy
     generated = [int(np.argmax(logits[i])) for i in range(2, 6)]
     full = Interpreter(tiny_lm())(tokens=np.array(tokens + generated[:3], np.int32))[0]
     np.testing.assert_allclose(logits, full, rtol=1e-5, atol=1e-5)
-    assert cap.out == bytes(generated).decode("utf-8", errors="replace") + "\n"
+    assert cap.out == "abc" + bytes(generated).decode("utf-8", errors="replace") + "\n"  # the prompt echoed
     assert "sparsity" in cap.err and "prefill 3 tokens" in cap.err
 
 

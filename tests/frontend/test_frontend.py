@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -53,15 +54,10 @@ def small(layers_swa: list[int], n: int = 1):
 
 
 @pytest.mark.parametrize("kind, swa", [("gla_block", []), ("swa_block", [0])])
-def test_golden_one_layer_blocks(kind: str, swa: list[int], tmp_path: Path, update_goldens: bool) -> None:
+def test_golden_one_layer_blocks(kind: str, swa: list[int], tmp_path: Path, golden: Callable[[Path, str], None]) -> None:
     model = build_model(small(swa))
     save_hf(model, tmp_path / kind)
-    text = print_module(load(str(tmp_path / kind)))
-    expected = GOLDEN / f"{kind}.sbir"
-    if update_goldens or not expected.exists():
-        expected.parent.mkdir(exist_ok=True)
-        expected.write_text(text)
-    assert text == expected.read_text(), f"differs from {expected}; rerun with --update-goldens if intended"
+    golden(GOLDEN / f"{kind}.sbir", print_module(load(str(tmp_path / kind))))
 
 
 def test_checkpoint_kinds_give_the_same_module(tmp_path: Path) -> None:

@@ -31,5 +31,5 @@ def test_failed_mapping_draws_its_core_map(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_raster_needs_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(TINY), "--raster", "lm_head", "-o", str(tmp_path / "o")]) == 1
+    assert main([str(TINY), "--no-calib", "--raster", "lm_head", "-o", str(tmp_path / "o")]) == 1
     assert "--raster needs --raster-text FILE" in capsys.readouterr().err

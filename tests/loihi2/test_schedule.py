@@ -1,81 +1,109 @@
-"""schedule: an independent checker — data dependencies, link capacities per step, and routes
-recomputed hop by hop — on the tiny model and on a small congested chain."""
+"""schedule and energy on hand-computed cases: one core, one mesh link saturated, two chips with
+a slow chip link; and the 7B-shaped tiny model's report keys."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sbcompile.frontend import load
-from sbcompile.ir import Module
+from sbcompile.ir import Builder, Module, tensor
 from sbcompile.passes import PassContext, parse_pipeline
-from sbcompile.targets.loihi2.machine import load_system
+from sbcompile.targets.loihi2.costs import Loihi2Costs, Range
+from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System, load_system
 from tests.loihi2.test_partition import dense_chain
 
 TINY = Path(__file__).parents[2] / "examples" / "tiny"
+IDEAL = 1e30  # a rate so high, or a cost so low (1 / IDEAL), that it never counts
 
 
-def check(module: Module, ctx: PassContext) -> None:
-    sched, g, pos = ctx.results["schedule"], ctx.results["traffic"], ctx.results["placement"]
-    system = ctx.machine
-    width = system.chip_mesh[0] * system.chip.mesh[0]
-    height = system.chip_mesh[1] * system.chip.mesh[1]
-    windows = {(w["from"], w["to"]): w["window"] for w in sched["windows"]}
-    for op in module.ops:  # dependencies
-        for v in op.operands:
-            ready = windows[(v.name, op.result.name)].end if (v.name, op.result.name) in windows else sched["finish"][v.name]
-            assert sched["start"][op.result.name] >= ready >= sched["finish"][v.name]
-            if (v.name, op.result.name) in windows:
-                assert windows[(v.name, op.result.name)].start >= sched["finish"][v.name]
-    per_step: dict[tuple[int, int], float] = defaultdict(float)  # capacities
-    for w in windows.values():
-        for s in range(w.start, w.end):
-            for link, msgs in zip(w.links.tolist(), w.per_step.tolist()):
-                per_step[(s, link)] += msgs
-    assert max(per_step.values()) <= sched["capacity"] * (1 + 1e-9)
-    for t, (a, b) in enumerate(g.transfers):  # routes, hop by hop
-        hops: dict[int, float] = defaultdict(float)
-        for e in np.nonzero(g.transfer == t)[0]:
-            (x, y), (x1, y1) = pos[g.src[e]].tolist(), pos[g.dst[e]].tolist()
-            while x != x1:
-                step = 1 if x1 > x else -1
-                hops[y * width + min(x, x + step)] += g.weight[e]
-                x += step
-            while y != y1:
-                step = 1 if y1 > y else -1
-                hops[width * height + min(y, y + step) * width + x] += g.weight[e]
-                y += step
-        w = windows[(a, b)]
-        got = dict(zip(w.links.tolist(), (w.per_step * w.steps).tolist()))
-        assert got.keys() == hops.keys() and all(got[k] == pytest.approx(hops[k]) for k in hops)
+def costs(**values: float) -> Loihi2Costs:
+    """Every figure flat (low = central = high): the given ones, the rest ideal."""
+    out = {}
+    for name, field in Loihi2Costs.model_fields.items():
+        better = field.default.better
+        v = values.get(name, IDEAL if better == "high" else 0.0)
+        out[name] = Range(low=v, central=v, high=v, better=better)
+    return Loihi2Costs(**out)
 
 
-def test_tiny_model_schedule_is_valid() -> None:
+def compile_(m: Module, system: Loihi2System) -> PassContext:
+    ctx = PassContext(target="loihi2", machine=system)
+    for p in parse_pipeline("partition,place,schedule,energy"):
+        p.run(m, ctx)
+    return ctx
+
+
+def test_one_core() -> None:
+    """input (host, 64 spike channels) -> projection 64 -> 32 on one core -> encoder. Step 0: the
+    chip's relay forwards 64 x 1.13 = 72.32 spikes (72.32 ops); step 1: the core does 72.32 x 32 =
+    2,314.24 synaptic ops; step 2: the encoder, 32 x 6 = 192 ops. Rates 1 G synops/s, 0.1 G
+    ops/s per embedded processor, 1 us barrier."""
+    system = Loihi2System(name="one", costs=costs(synops_per_s_per_core=1e9, embedded_ops_per_s=1e8, barrier_s=1e-6,
+                                                  chip_static_w=1.0, synop_j=1e-12, neuron_update_active_j=1e-11,
+                                                  neuron_update_idle_j=1e-12))
+    ctx = compile_(dense_chain([64, 32]), system)
+    s = ctx.report["schedule"]
+    decode = (72.32 / 1e8 + 1e-6) + (2314.24 / 1e9 + 1e-6) + (192 / 1e8 + 1e-6)
+    assert s["steps_per_token"] == 3
+    assert s["decode_ms_per_token"] == {k: pytest.approx(decode * 1e3, rel=1e-3) for k in ("low", "central", "high")}
+    # pipelined: the core's 2,314.24 synops bound the step (the encoder's processor: 1.92 us)
+    assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / (2314.24 / 1e9 + 1e-6), rel=1e-3)
+    assert s["prefill_bound"] == "synaptic ops"
+    e = ctx.report["energy"]
+    assert e["static_j_per_token"]["central"] == pytest.approx(1 * 1.0 * decode, rel=1e-3)  # one chip, 1 W
+    # 32 neurons active once, idle in the other 2 of 3 steps
+    assert e["dynamic_j_per_token"]["central"] == pytest.approx(2314.24e-12 + 32e-11 + 64e-12, rel=1e-6)
+
+
+def test_one_link_saturated() -> None:
+    """The same module with a 1 Mbit/s mesh: the host's spikes reach the chip's west edge at row
+    0, the relay (second embedded processor, row 8) and return to the core at (0, 0): the links
+    between rows 0 and 8 carry 2 x 72.32 x 40 bits per token, and bound the step."""
+    system = Loihi2System(name="one", costs=costs(noc_link_bits_per_s=1e6, barrier_s=1e-6))
+    s = compile_(dense_chain([64, 32]), system).report["schedule"]
+    link = 2 * 72.32 * 40 / 1e6
+    assert s["prefill_bound"] == "mesh links"
+    assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / (link + 1e-6), rel=1e-6)
+    assert s["decode_ms_per_token"]["central"] == pytest.approx((link + 3e-6) * 1e3, rel=1e-6)
+
+
+def test_two_chips_and_a_slow_chip_link() -> None:
+    """An encoder feeding a 4-tile projection over two chips: in step 2 its 16 x 1.13 spikes
+    cross the chip link once (40 bits each), in step 3 the second chip's 8 merged partial sums
+    cross back (56 bits each); 1 kbit/s and 1 ms per crossing."""
+    m = Module("one")
+    b = Builder(m)
+    x = b.input("x", tensor(["seq", 16]))
+    m.weights.add_fake("w", (16, 16))
+    y = b.op("syn.dense", [b.op("spike.encode", [x])], weight="w", out_features=16)
+    b.output(b.op("spike.encode", [y]))
+    chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1))
+    system = Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip,
+                          costs=costs(chip_link_bits_per_s=1e3, chip_link_latency_s=1e-3, chip_static_w=2.0))
+    ctx = compile_(m, system)
+    s, e = ctx.report["schedule"], ctx.report["energy"]
+    spikes, partials = 16 * 1.13 * 40, 8 * 56
+    assert s["decode_ms_per_token"]["central"] == pytest.approx((spikes / 1e3 + 1e-3 + partials / 1e3 + 1e-3) * 1e3)
+    assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / ((spikes + partials) / 1e3 + 1e-3))
+    assert s["prefill_bound"] == "chip links"
+    assert e["work_per_token"]["chips"] == 2 and e["work_per_token"]["chip_link_bits"] == pytest.approx(spikes + partials)
+    assert e["static_j_per_token"]["central"] == pytest.approx(2 * 2.0 * (spikes + partials) / 1e3 + 2 * 2.0 * 2e-3)
+
+
+def test_ranges_and_report_keys_on_the_tiny_model() -> None:
     m = load(str(TINY))
     ctx = PassContext(target="loihi2", machine=load_system(None))
-    for p in parse_pipeline(f"cse,dce,calibrate{{text={TINY / 'calib.txt'},tokens=256}},partition,place,schedule"):
+    for p in parse_pipeline(f"cse,dce,calibrate{{text={TINY / 'calib.txt'},tokens=128}},partition,place,schedule,energy"):
         p.run(m, ctx)
-    check(m, ctx)
-    r = ctx.report["schedule"]
-    assert r["steps_per_token"] >= len(r["critical_path"]) - 1 and r["critical_path"][-1] == "lm_head"
-
-
-def test_congested_links_spread_transfers_within_capacity() -> None:
-    m = dense_chain([512, 512, 512])
-    ctx = PassContext(target="loihi2", machine=load_system("kapoho-point"))
-    for p in parse_pipeline("partition,place{sweeps=1},schedule{link-capacity=50}"):
-        p.run(m, ctx)
-    check(m, ctx)
-    assert max(w["window"].steps for w in ctx.results["schedule"]["windows"]) > 1  # capacity forced spreading
-
-
-def test_router_loads_count_both_ends() -> None:
-    from sbcompile.passes.schedule import router_loads
-
-    links = np.zeros(2 * 3 * 2)
-    links[0] = 5.0  # (0,0)->(1,0)
-    links[6 + 1] = 2.0  # (1,0)->(1,1)
-    assert router_loads(links, 3, 2).tolist() == [5.0, 7.0, 0.0, 0.0, 2.0, 0.0]
+    r = ctx.report
+    for section, key in (("energy", "static_j_per_token"), ("energy", "dynamic_j_per_token"),
+                         ("schedule", "decode_ms_per_token"), ("schedule", "prefill_tokens_per_s")):
+        v = r[section][key]
+        assert list(v) == ["low", "central", "high"] and 0 < v["low"] <= v["central"] <= v["high"], key
+    assert 0 <= r["placement"]["cross_chip_share"] <= 1
+    # every placed op counts: the non-spiking projections (down_proj, lm_head) add synaptic ops
+    dense_in = sum(op.operands[0].type.shape[-1] * op.result.type.shape[-1] for op in m.ops
+                   if op.attrs.get("hw.where") == "core" and op.operands[0].type.kind != "spikes")
+    assert dense_in > 0 and r["energy"]["work_per_token"]["synaptic_ops"] > dense_in

