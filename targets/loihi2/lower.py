@@ -24,7 +24,8 @@ import numpy as np
 from sbcompile.ir import Module, Op, OpDef, SbirError
 from sbcompile.ir.dialects.io import Input, Param
 from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
-from sbcompile.ir.dialects.neuron import IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, Threshold
+from sbcompile.ir.dialects.neuron import (IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, SigmaDelta,
+                                          Threshold)
 from sbcompile.ir.dialects.nn import (Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid, SiLU,
                                       norm_weight_codes)
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
@@ -124,7 +125,7 @@ PROCESS_RULES: dict[type[OpDef], Rule] = {
 HOST_OPS: tuple[type[OpDef], ...] = (
     Input, Param, Embed, Add, Mul, Scale, ReLU, SiLU, Sigmoid, LogSigmoid, Route, FakeQuant, Decode,
     GLA, RoPE, WindowAttention, LIF, IF, LI, Integrator, LIFContinuous, CubaLIF, CubaLI, Threshold,
-    Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy,
+    Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy, SigmaDelta,
 )
 
 
