@@ -12,6 +12,7 @@ from sbcompile.ir.dialects.neuron import IF, LIF, CubaLIF, LIFContinuous, LoihiL
 from sbcompile.ir.dialects.nn import Scale
 from sbcompile.ir.dialects.syn import Dense
 
+from . import fixed_recurrent
 from .base import Pass, PassContext, option
 from .registry import register_pass
 from .report import fixed_point_section
@@ -49,7 +50,11 @@ def discrete_form(module: Module, op: Op) -> Discrete | str:
         if p.reset != "zero" or p.v_reset != 0:
             return "resets by subtraction or to a non-zero voltage (a Loihi LIF resets to 0)"
         return Discrete(1.0, p.leak, p.gain, p.bias, p.v_th)
-    fields = {f: uniform(module, op, f) for f in type(p).model_fields if f != "dt"}
+    if getattr(p, "reset", "value") == "subtract":
+        return "resets by subtraction (a Loihi LIF resets to 0)"
+    if fixed_recurrent.why_not(module, op):
+        return fixed_recurrent.why_not(module, op)
+    fields = {f: uniform(module, op, f) for f in type(op.opdef).arrays}
     if any(v is None for v in fields.values()):
         return "per-neuron parameters differ (a Loihi LIF population shares its decays and threshold)"
     if fields["v_reset"] != 0:
@@ -128,11 +133,13 @@ class FixedNeurons(Pass):
         factor = d.gain * 2.0 ** e
         bias_mant, bias_exp = bias_fields(d.bias * 2.0 ** e * 64 + FLOOR_CORRECTION)
         vth = min(int(round(d.v_th * 2.0 ** e)), 2 ** 17 - 1)
+        fixed_recurrent.fold_bias(module, op)
         how = self.scale_current(module, op, factor)
         dv = min(4095, max(0, int(round(d.leak * 4096))))
         du = min(4095, max(0, int(round(d.syn_decay * 4096)) - 1))
+        rec = fixed_recurrent.codes(module, op, op.params, factor)
         op.name = LoihiLIF.name
-        op.params = LoihiLIFParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
+        op.params = LoihiLIFParams(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp, **rec)
         op.attrs["fixed.scale_exp"] = e
         return {"scale_exp": e, "vth": vth, "du": du, "dv": dv, "bias": [bias_mant, bias_exp],
                 "current_scaled_by": how}

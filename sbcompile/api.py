@@ -77,7 +77,7 @@ class Artifact:
         return f"<sbcompile.Artifact @{self.module.name} for {self.target}, {len(self.module.ops)} ops{where}>"
 
     def save(self, directory: str | Path, emit: str = "artifact", raster: str | None = None,
-             raster_text: str | None = None) -> Path:
+             raster_text: str | None = None, nir_version: str | None = None) -> Path:
         """Write the output directory (atomically): module.sbir, weights.safetensors, the
         target's own files (`emit="artifact"`) or module.nir (`emit="nir"`; a path ending in .nir
         writes that file alone), pictures, report.json and report.md. Returns the path."""
@@ -86,11 +86,11 @@ class Artifact:
         out = Path(directory)
         t0 = time.perf_counter()
         if emit == "nir":
-            from sbcompile.frontend.nir_export import to_nir, write_nir
+            from sbcompile.frontend.nir_export import nir_version_for, write_nir
 
-            to_nir(self.module)  # fails before anything is written if NIR cannot express the module
+            nir_version_for(self.module, nir_version)  # fails before anything is written if NIR cannot hold it
             if out.suffix == ".nir":
-                write_nir(self.module, out)
+                write_nir(self.module, out, nir_version)
                 return out
         sections = {k: v for k, v in self.report.items() if k not in REPORT_HEAD}
         with atomic_directory(out) as tmp:
@@ -99,7 +99,7 @@ class Artifact:
             if emit == "artifact":
                 TARGETS[self.target](**self.target_options).emit(self.module, tmp, sections)
             elif emit == "nir":
-                write_nir(self.module, tmp / "module.nir")
+                write_nir(self.module, tmp / "module.nir", nir_version)
             pictures = draw_pictures(self.module, self.context, tmp, raster, raster_text,
                                      self.report.get("layers")) if self.context else []
             if pictures:
@@ -368,7 +368,8 @@ def build_report(module: Module, target: str, pipeline: str, extra: dict) -> dic
         "target": target,
         "pipeline": pipeline,
         "kind": "language model" if "vocab" in module.attrs else "spiking network",
-        **{k: module.attrs[k] for k in ("spiking", "k", "layout", "codes_outside_int8") if k in module.attrs},
+        **{k: module.attrs[k] for k in ("spiking", "k", "layout", "codes_outside_int8", "nir.version", "nir.reset")
+           if k in module.attrs},
         "params": sum(int(_numel(module.weights.shape(n))) for n in module.weights),
         "ops": dict(sorted(Counter(op.name for op in module.ops).items())),
         **extra,

@@ -169,7 +169,8 @@ def report_markdown(report: dict) -> str:
     from sbcompile.targets import TARGETS
 
     lines = [f"# sbcompile report: {report.get('module', '?')}", ""]
-    for key in ("target", "kind", "pipeline", "params", "spiking", "k", "layout", "codes_outside_int8"):
+    for key in ("target", "kind", "pipeline", "params", "spiking", "k", "layout", "codes_outside_int8", "nir.version",
+                "nir.reset"):
         if key in report:
             lines.append(f"- **{key}**: {report[key]}")
     if "legalize" in report:

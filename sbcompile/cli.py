@@ -46,6 +46,8 @@ def compile_parser() -> argparse.ArgumentParser:
                     "`default` is the target's pipeline: 'default,my-pass', 'cse,default'")
     ap.add_argument("--emit", choices=["ir", "artifact", "nir"], help="what to write: the IR (stdout without -o), the "
                     "target's artifact (the default with -o), or NIR (OUT/module.nir, or -o FILE.nir)")
+    ap.add_argument("--nir-version", metavar="X.Y.Z", help="--emit nir: write for this NIR version's readers "
+                    "(e.g. 1.0.4; default: the oldest that keeps the graph's meaning)")
     ap.add_argument("--dt", type=float, metavar="SECONDS", help="time step that discretises continuous-time "
                     "neurons (NIR inputs; default: the graph's metadata dt, else 1e-4)")
     fe = ap.add_argument_group("models")
@@ -161,7 +163,7 @@ def compile_main(args: argparse.Namespace) -> int:
     if emit == "ir" and not args.output:
         sys.stdout.write(print_module(art.module))
         return 0
-    art.save(args.output, emit=emit, raster=args.raster, raster_text=args.raster_text)
+    art.save(args.output, emit=emit, raster=args.raster, raster_text=args.raster_text, nir_version=args.nir_version)
     if args.time_passes:
         print(f"  {art.timings.get('emit', 0.0):8.4f}  emit (after the pipeline)", file=sys.stderr)
     files = f"/ ({', '.join(art.files())})" if art.files() else ""

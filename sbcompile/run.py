@@ -115,7 +115,9 @@ def prompt_tokens(args: argparse.Namespace, art: Any) -> np.ndarray:
 
 
 def input_array(path: Path, module: Module) -> np.ndarray:
-    """An --inputs array, checked against the module's input type: rank, static widths, finite values."""
+    """An --inputs array, checked against the module's input type (frontend/inputs.py)."""
+    from sbcompile.frontend.inputs import check_inputs
+
     t = the_input(module)
     if t.rank == 1 and is_int(t.dtype):
         raise SbirError(f"module @{module.name} takes token ids ({t}): run it with --text or --tokens FILE")
@@ -123,16 +125,7 @@ def input_array(path: Path, module: Module) -> np.ndarray:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
         raise SbirError(f"{path}: cannot read a .npy array ({e})") from None
-    want = "[time, " + ", ".join(map(str, t.shape[1:])) + "]"
-    if x.ndim != t.rank or x.shape[0] < 1 or any(isinstance(d, int) and d != n for d, n in zip(t.shape[1:], x.shape[1:])):
-        raise SbirError(f"{path}: array of shape {list(x.shape)} does not match the module's input "
-                        f"{t} (expected {want}, time at least 1)")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise SbirError(f"{path}: array of {x.dtype}, expected numbers")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise SbirError(f"{path}: the array holds NaN or infinite values")
-    return x
+    return check_inputs(module, x, str(path)).astype(np.float32)
 
 
 def warn_past_context(module: Module, tokens: int) -> None:

@@ -42,6 +42,10 @@ def load(source: str, options: FrontendOptions = FrontendOptions()) -> Module:
         from .nir_import import load_nir
 
         return load_nir(path)  # --dt re-discretises after loading (cli: set_dt)
+    if path.suffix == ".net":
+        from .netx_import import load_netx
+
+        return load_netx(path)
     from sbcompile.models import PRESETS, SpikeOptions
 
     spikes = SpikeOptions(enabled=options.spiking, k=options.k)

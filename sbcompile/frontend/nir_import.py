@@ -13,18 +13,31 @@ decoded first. Every op carries its NIR node's name as `nir.node`; every NIR arr
 weight store as `<node>.<field>`, unchanged (dtype and shape), so that writing the module back
 (nir_export) gives the same graph. NIR has no time step: `dt` comes from the caller (`--dt`),
 else from the graph's metadata `dt`, else DEFAULT_DT; it is the module attribute `dt` and a
-parameter of every op that depends on it. Nodes that cannot be imported (unknown types, nested
-graphs, nodes on a cycle: recurrence is not supported yet) are all listed in one error."""
+parameter of every op that depends on it.
+
+Recurrence: a cycle neuron -> Linear/Affine -> the same neuron (snnTorch's RLeaky/RSynaptic,
+Rockpool's recurrent weights, the NIR paper's Braille RNN) is cut by one step of delay on the
+neuron's output: the projection becomes the neuron op's `rec_weight`/`rec_bias` and feeds
+W y[t-1] + b into step t (docs/ir.md, "NIR"). Versions: a file's NIR version decides what an
+IF/LIF/CubaLIF without `v_reset` means: files before NIR 1.0.6 (nir_versions.py) reset by
+subtracting the threshold, which is what their spec said. Time constants: tau <= 0 is an error,
+dt >= tau / 10 a warning naming the node and the ratio. Nodes that cannot be imported (unknown
+types, other cycles) are all listed in one error. Nested graphs are inlined first (nir_nested.py),
+their nodes named `<subgraph>.<node>`."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sbcompile.ir import Builder, Module, SbirError, Type, Value
+
+from .nir_nested import flatten
+from .nir_versions import file_facts, show, subtract_reset_nodes, V_RESET_SINCE
 
 DEFAULT_DT = 1e-4  # the step snnTorch's NIR export assumes, and Lava-dl's NIR import default
 
@@ -62,7 +75,7 @@ def _int_or_tuple(v: Any) -> Any:
 
 
 def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.$-]", "_", name) or "node"
+    return re.sub(r"[^A-Za-z0-9_$-]", "_", name) or "node"  # no dots: Lava process names split on them
 
 
 def _shape(t: Any) -> tuple[int, ...] | None:
@@ -91,18 +104,35 @@ def read_graph(path: str | Path) -> Any:
 
 
 def load_nir(path: str | Path, dt: float | None = None) -> Module:
-    """A `.nir` file as an (unverified) module."""
+    """A `.nir` file as an (unverified) module, read by the rules of the NIR version that wrote it."""
     path = Path(path)
-    return from_nir(read_graph(path), name=_safe_name(path.stem), dt=dt, source=str(path))
+    graph = read_graph(path)
+    facts = file_facts(path)
+    subtract = subtract_reset_nodes(facts, str(path))
+    module = from_nir(graph, name=_safe_name(path.stem), dt=dt, source=str(path), subtract=subtract)
+    if facts.version is not None:
+        module.attrs["nir.version"] = facts.version
+    if subtract:
+        module.attrs["nir.reset"] = (f"NIR {facts.version} predates v_reset ({show(V_RESET_SINCE)}): "
+                                     f"{len(subtract)} neuron(s) reset by subtracting v_threshold")
+        warnings.warn_explicit(f"{module.attrs['nir.reset']} ({', '.join(sorted(subtract)[:5])}"
+                               f"{', ...' if len(subtract) > 5 else ''}), as the spec of that version says",
+                               OldResetWarning, str(path), 0)
+    return module
 
 
-def _cycle_nodes(nodes: list[str], succ: dict[str, list[str]]) -> set[str]:
-    """Nodes on a directed cycle (strongly connected components of size > 1, or self-loops)."""
+class OldResetWarning(UserWarning):
+    """A file from before NIR 1.0.6 is read with reset by subtraction (nir >= 1.0.6 would read zero)."""
+
+
+def _cycles(nodes: list[str], succ: dict[str, list[str]]) -> list[list[str]]:
+    """The node sets of the directed cycles (strongly connected components of size > 1, or
+    self-loops), each in the graph's node order."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on: set[str] = set()
-    out: set[str] = set()
+    out: list[list[str]] = []
     counter = [0]
 
     def strong(v: str) -> None:  # Tarjan; graphs here are small, recursion depth is fine
@@ -125,12 +155,37 @@ def _cycle_nodes(nodes: list[str], succ: dict[str, list[str]]) -> set[str]:
                 if w == v:
                     break
             if len(comp) > 1 or v in succ[v]:
-                out.update(comp)
+                out.append(sorted(comp, key=nodes.index))
 
     for v in nodes:
         if v not in index:
             strong(v)
     return out
+
+
+RECURRENT_PROJECTIONS = ("Linear", "Affine")
+
+
+def _recurrent_loops(graph: Any, nodes: list[str], preds: dict[str, list[str]], succ: dict[str, list[str]],
+                     problems: list[str]) -> dict[str, str]:
+    """neuron -> its recurrent projection, for each cycle NIR neuron -> Linear/Affine -> the same
+    neuron where the projection has no other edge; every other cycle is a problem. The accepted
+    projections' edges are taken out of `preds`/`succ`."""
+    loops: dict[str, str] = {}
+    for comp in _cycles(nodes, succ):
+        kinds = {n: type(graph.nodes[n]).__name__ for n in comp}
+        neuron = next((n for n in comp if kinds[n] in NEURONS), None)
+        proj = next((n for n in comp if kinds[n] in RECURRENT_PROJECTIONS), None)
+        if len(comp) == 2 and neuron and proj and preds[proj] == [neuron] and succ[proj] == [neuron]:
+            loops[neuron] = proj
+            preds[neuron] = [p for p in preds[neuron] if p != proj]
+            succ[neuron] = [q for q in succ[neuron] if q != proj]
+            preds[proj], succ[proj] = [], []
+            continue
+        names = ", ".join(f"'{n}' ({kinds[n]})" for n in comp)
+        problems.append(f"cycle through {names}: the recurrence sbcompile imports is a neuron -> Linear/Affine -> "
+                        "the same neuron, the projection with no other edges")
+    return loops
 
 
 def _topological(nodes: list[str], preds: dict[str, list[str]], succ: dict[str, list[str]]) -> list[str]:
@@ -150,38 +205,37 @@ def _topological(nodes: list[str], preds: dict[str, list[str]], succ: dict[str, 
     return order
 
 
-def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str = "NIR graph") -> Module:
-    """An in-memory `nir.NIRGraph` as an (unverified) module; see the module docstring."""
+def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str = "NIR graph",
+             subtract: frozenset[str] = frozenset()) -> Module:
+    """An in-memory `nir.NIRGraph` as an (unverified) module; see the module docstring. `subtract`
+    names the IF/LIF/CubaLIF nodes that reset by subtracting the threshold (an old file's)."""
     if dt is None:
         meta_dt = (getattr(graph, "metadata", None) or {}).get("dt")
         dt = float(np.asarray(meta_dt).item()) if meta_dt is not None else DEFAULT_DT
     if not dt > 0:
         raise SbirError(f"{source}: dt must be positive, got {dt}")
+    graph = flatten(graph)
     nodes = list(graph.nodes)
     preds: dict[str, list[str]] = {n: [] for n in nodes}
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     problems: list[str] = []
     for a, b in graph.edges:
         if a not in preds or b not in preds:
-            problems.append(f"edge {a} -> {b} names a node the graph does not have (ports of nested graphs are not supported)")
+            problems.append(f"edge {a} -> {b} names a node the graph does not have")
             continue
         preds[b].append(a)
         succ[a].append(b)
     for n in nodes:
         kind = type(graph.nodes[n]).__name__
-        if kind == "NIRGraph":
-            problems.append(f"'{n}' (NIRGraph: nested graphs are not supported yet)")
-        elif kind not in SUPPORTED:
+        if kind not in SUPPORTED:
             problems.append(f"'{n}' ({kind}: no sbir op)")
-    cyclic = _cycle_nodes(nodes, succ)
-    for n in nodes:
-        if n in cyclic:
-            problems.append(f"'{n}' ({type(graph.nodes[n]).__name__}: on a recurrent cycle; recurrence is not supported yet)")
+    loops = _recurrent_loops(graph, nodes, preds, succ, problems)
+    projections = set(loops.values())
     for n in nodes:
         kind = type(graph.nodes[n]).__name__
         if kind == "Input" and preds[n]:
             problems.append(f"'{n}' (Input: has incoming edges)")
-        elif kind not in ("Input", "NIRGraph") and not preds[n] and kind in SUPPORTED:
+        elif kind not in ("Input", "NIRGraph") and not preds[n] and kind in SUPPORTED and n not in projections:
             problems.append(f"'{n}' ({kind}: has no input edge)")
     if problems:
         raise SbirError(f"{source}: cannot import {len(problems)} NIR node(s)/edge(s): " + "; ".join(problems)
@@ -191,7 +245,7 @@ def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str
     b = Builder(module)
     env: dict[str, Value] = {}
     outputs: list[tuple[str, Value]] = []
-    for n in _topological(nodes, preds, succ):
+    for n in _topological([n for n in nodes if n not in projections], preds, succ):
         node = graph.nodes[n]
         kind = type(node).__name__
         try:
@@ -205,7 +259,10 @@ def from_nir(graph: Any, name: str = "nir", dt: float | None = None, source: str
             if kind == "Output":
                 outputs.append((n, x))
                 continue
-            env[n] = _convert(b, module, n, kind, node, x, dt)
+            env[n] = _convert(b, module, n, kind, node, x, dt, n in subtract)
+            if n in loops:
+                _close_loop(module, env[n].owner, loops[n], graph.nodes[loops[n]])
+            check_time_constants(module, env[n].owner, source)
         except SbirError as e:
             raise SbirError(f"{source}: node '{n}' ({kind}): {e.message}") from None
     outputs.sort(key=lambda o: nodes.index(o[0]))
@@ -225,7 +282,7 @@ def _fan_in(b: Builder, n: str, xs: list[Value]) -> Value:
     return total
 
 
-def _convert(b: Builder, m: Module, n: str, kind: str, node: Any, x: Value, dt: float) -> Value:
+def _convert(b: Builder, m: Module, n: str, kind: str, node: Any, x: Value, dt: float, subtract: bool) -> Value:
     def weight(field: str) -> str:
         key = f"{n}.{field}"
         m.weights.add(key, _array(getattr(node, field)))
@@ -257,7 +314,53 @@ def _convert(b: Builder, m: Module, n: str, kind: str, node: Any, x: Value, dt: 
     if kind == "Delay":
         return b.op("syn.delay", [x], delay=weight("delay"), dt=dt, **common)
     op, fields = NEURONS[kind]
+    if subtract:  # an old file's neuron without v_reset (the zeros nir fills in are not the file's)
+        fields = tuple(f for f in fields if f != "v_reset")
+        common["reset"] = "subtract"
     return b.op(op, [x], dt=dt, **{f: weight(f) for f in fields}, **common)
+
+
+def _close_loop(m: Module, op: Any, proj: str, node: Any) -> None:
+    """The recurrent projection `proj` becomes the neuron op's rec_weight (and rec_bias)."""
+    update = {"rec_weight": f"{proj}.weight"}
+    m.weights.add(update["rec_weight"], _array(node.weight))
+    if type(node).__name__ == "Affine":
+        update["rec_bias"] = f"{proj}.bias"
+        m.weights.add(update["rec_bias"], _array(node.bias))
+    op.params = op.params.model_copy(update=update)
+    op.attrs["nir.rec_node"] = proj
+
+
+class TimeStepWarning(UserWarning):
+    """dt is large against a neuron's time constant: forward Euler is then far from the ODE."""
+
+
+TAU_FIELDS = ("tau", "tau_mem", "tau_syn")
+
+
+def check_time_constants(module: Module, op: Any, source: str) -> None:
+    """tau <= 0 is an error; dt > tau / 10 a TimeStepWarning naming the node and dt / tau."""
+    fields = [f for f in TAU_FIELDS if isinstance(getattr(op.params, f, None), str)]
+    if not fields or "dt" not in type(op.params).model_fields:
+        return
+    node = op.attrs.get("nir.node", op.results[0].name)
+    dt = float(op.params.dt)
+    smallest: tuple[float, str] | None = None
+    for f in fields:
+        tau = np.asarray(module.weights.get(getattr(op.params, f)), np.float64)
+        if tau.size == 0:
+            continue
+        if not np.all(tau > 0):
+            raise SbirError(f"{f} must be positive, got {float(tau.min()):g} (a time constant in seconds)")
+        smallest = min(smallest or (float(tau.min()), f), (float(tau.min()), f))
+    if smallest is None or dt <= smallest[0] / 10 * (1 + 1e-6):  # snnTorch's beta = 0.9 is exactly tau/10
+        return
+    tau, f = smallest
+    ratio = dt / tau
+    what = "Euler steps this large overshoot the ODE" if ratio >= 1 else "Euler steps above tau/10 drift from the ODE"
+    warnings.warn_explicit(f"node '{node}' ({op.name}): dt = {dt:g} s is {ratio:.3g} x its smallest {f} ({tau:g} s); "
+                           f"{what} (a units mistake? NIR time constants are in seconds; --dt sets the step)",
+                           TimeStepWarning, source, 0)
 
 
 def set_dt(module: Module, dt: float) -> int:
@@ -270,5 +373,6 @@ def set_dt(module: Module, dt: float) -> int:
     for op in module.ops:
         if "dt" in type(op.params).model_fields:
             op.params = op.params.model_copy(update={"dt": float(dt)})
+            check_time_constants(module, op, f"--dt {dt:g}")
             n += 1
     return n

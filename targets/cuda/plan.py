@@ -15,7 +15,8 @@ from sbcompile.ir import Module, Op, SbirError
 from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention
 from sbcompile.ir.dialects.io import Input, Param
 from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
-from sbcompile.ir.dialects.neuron import IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, Threshold
+from sbcompile.ir.dialects.neuron import (IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, SigmaDelta,
+                                          Threshold)
 from sbcompile.ir.dialects.nn import Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid, SiLU
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
 from sbcompile.ir.dialects.spike import Encode, Decode
@@ -34,7 +35,7 @@ MIXERS = (GLA, WindowAttention)
 # spiking-network ops through their numpy reference, MoE routing through its PyTorch form
 SESSION_ONLY: tuple[type, ...] = (
     Param, Route, Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy,
-    LIF, LoihiLIF, IF, LIFContinuous, CubaLIF, CubaLI, LI, Integrator, Threshold,
+    LIF, LoihiLIF, IF, LIFContinuous, CubaLIF, CubaLI, LI, Integrator, Threshold, SigmaDelta,
     FixedGLA, FixedWindowAttention)  # the Loihi 2 fixed-point mixers: their integer reference semantics
 
 

@@ -25,7 +25,8 @@ from sbcompile.ir import Module, Op, OpDef, SbirError
 from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention, attention_fracs, input_fracs
 from sbcompile.ir.dialects.io import Input, Param
 from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
-from sbcompile.ir.dialects.neuron import IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, Threshold
+from sbcompile.ir.dialects.neuron import (IF, LI, LIF, CubaLI, CubaLIF, Integrator, LIFContinuous, LoihiLIF, SigmaDelta,
+                                          Threshold)
 from sbcompile.ir.dialects.nn import (Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Route, Scale, Sigmoid, SiLU,
                                       norm_weight_codes)
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
@@ -128,7 +129,7 @@ PROCESS_RULES: dict[type[OpDef], Rule] = {
 HOST_OPS: tuple[type[OpDef], ...] = (
     Input, Param, Embed, Add, Mul, Scale, ReLU, SiLU, Sigmoid, LogSigmoid, Route, FakeQuant, Decode,
     GLA, RoPE, WindowAttention, LIF, IF, LI, Integrator, LIFContinuous, CubaLIF, CubaLI, Threshold,
-    Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy,
+    Conv1d, Conv2d, Delay, Flatten, SumPool2d, AvgPool2d, ScaleBy, SigmaDelta,
 )
 
 
@@ -273,12 +274,25 @@ class Lowering:
         self.add(ProcessSpec(name, "lif", "core", [op.result.name], lat, in_ports={"a_in": n}, out_ports={"s_out": n},
                              params={"du": p.du, "dv": p.dv, "vth": p.vth, "bias_mant": p.bias_mant,
                                      "bias_exp": p.bias_exp}, cores=list(range(*_core_range(op)))))
+        if p.rec_weight is not None:  # the recurrent projection: a Dense from the LIF back onto itself
+            self.add_recurrent_dense(op, name, n)
         x = op.operands[0].name
         if self.kind[self.producer[x]] == "folded":
             for d in self.dense_pieces(x):
                 self.conns.append(Connection(f"{d.name}.a_out", f"{name}.a_in"))
         else:
             self.conns.append(Connection(self.endpoint(x, "floor"), f"{name}.a_in"))
+
+    def add_recurrent_dense(self, op: Op, lif: str, n: int) -> None:
+        """Codes doubled with weight_exp = rec_exp - 1 (Lava's even 8-bit weights), as add_dense does;
+        the Dense's one step of latency is the recurrence's delay."""
+        name = f"dense_{op.result.name}_rec"
+        self.weights[f"{name}.weights"] = 2 * np.asarray(self.module.weights.get(op.params.rec_weight), np.int32)
+        self.add(ProcessSpec(name, "dense", "core", [op.result.name], self.rank[op.result.name][0],
+                             in_ports={"s_in": n}, out_ports={"a_out": n},
+                             params={"weights": f"{name}.weights", "weight_exp": op.params.rec_exp - 1,
+                                     "num_message_bits": 0}, cores=list(range(*_core_range(op)))))
+        self.conns += [Connection(f"{lif}.s_out", f"{name}.s_in"), Connection(f"{name}.a_out", f"{lif}.a_in")]
 
     def add_encoder(self, i: int, op: Op) -> None:
         name = f"enc_{op.result.name}"

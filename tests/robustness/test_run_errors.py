@@ -41,8 +41,8 @@ def test_bad_inputs_refused_in_one_line_without_hanging(nets: dict[str, Path], t
         ("--text", "hi"): "module @net takes tensor<[seq, 1, 8, 8], f32>, not token ids: run it with --inputs FILE.npy",
         ("--tokens", str(tmp_path / "ids.txt")): "not token ids",
         ("--text", ""): "--text is empty",
-        ("--inputs", str(tmp_path / "wide.npy")): "wide.npy: array of shape [5, 1, 8, 7] does not match the module's "
-                                                  "input tensor<[seq, 1, 8, 8], f32> (expected [time, 1, 8, 8]",
+        ("--inputs", str(tmp_path / "wide.npy")): "wide.npy: input 'input' of module @net is tensor<[seq, 1, 8, 8], f32>: "
+                                                  "expected an array [time, 1, 8, 8], got [5, 1, 8, 7]",
         ("--inputs", str(tmp_path / "nan.npy")): "nan.npy: the array holds NaN or infinite values",
         ("--inputs", str(NIR / "inputs.npy"), "--generate", "-5"): "--generate must be 0 or more tokens, got -5",
         ("--inputs", str(NIR / "inputs.npy"), "--save-outputs", str(tmp_path / "ids.txt" / "o.npy")): "ids.txt: exists and is not a directory",
