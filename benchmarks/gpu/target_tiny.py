@@ -18,6 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sbcompile.ir import verify  # noqa: E402
+from sbcompile.ir.dialects.io import Input  # noqa: E402
+from sbcompile.ir.dialects.syn import Dense  # noqa: E402
 from sbcompile.ir.interpreter import Interpreter  # noqa: E402
 from sbcompile.ir.runtime import SpikeArray  # noqa: E402
 from sbcompile.passes import PassContext, parse_pipeline  # noqa: E402
@@ -50,7 +52,7 @@ def per_op(module, tokens) -> None:
     exact: dict[str, list[int]] = {}
     for i, (op, args, outs) in enumerate(seen):
         step = s.steps[i]
-        if step.kernel == "fused" or op.name == "io.input":
+        if step.kernel == "fused" or op.isa(Input):
             continue
         (got,) = s.run_one(i, args, env=values)
         key = f"{op.name} [{step.kernel}]"
@@ -58,7 +60,7 @@ def per_op(module, tokens) -> None:
             ok = np.array_equal(got.counts, outs[0].counts) and np.array_equal(got.scale, outs[0].scale)
             exact.setdefault(key, [0, 0])[0] += ok
             exact[key][1] += 1
-        elif op.name == "syn.dense" and op.params.scale is not None:
+        elif op.isa(Dense) and op.params.scale is not None:
             exact.setdefault(key, [0, 0])[0] += bool(np.array_equal(got, outs[0]))
             exact[key][1] += 1
         else:

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 from sbcompile.ir import Builder, Module, SbirError, Type, Value
+from sbcompile.ir.dialects.layers import Conv2d, Flatten
+from sbcompile.ir.dialects.neuron import LoihiLIF, SigmaDelta
+from sbcompile.ir.dialects.syn import Dense
 
 LAYER_TYPES = ("input", "dense", "conv", "flatten")
 NEURON_TYPES = ("CUBA", "LOIHI", "SDNN")
@@ -132,7 +135,7 @@ def load_netx(path: str | Path) -> Module:
                 flatten_next = True
                 continue
             if kind == "dense" and (flatten_next or x.type.rank > 2):
-                x = b.op("nn.flatten", [x], result=f"flat{i}", attrs={"netx.layer": i})
+                x = b.op(Flatten, [x], result=f"flat{i}", attrs={"netx.layer": i})
             flatten_next = False
             x = _synapse(b, module, i, kind, layer, x)
             if "neuron" in layer:
@@ -167,11 +170,11 @@ def _synapse(b: Builder, m: Module, i: int, kind: str, layer: dict[str, Any], x:
     if kind == "dense":
         w = w.reshape(w.shape[0], -1).astype(np.float32)
         m.weights.add(key, w)
-        return b.op("syn.dense", [x], weight=key, out_features=int(w.shape[0]), result=f"dense{i}", attrs=attrs)
+        return b.op(Dense, [x], weight=key, out_features=int(w.shape[0]), result=f"dense{i}", attrs=attrs)
     w = w.reshape(w.shape[:4]).astype(np.float32)
     m.weights.add(key, w)
     stride, padding, dilation = (_ints(layer.get(f, d)) for f, d in (("stride", 1), ("padding", 0), ("dilation", 1)))
-    return b.op("syn.conv2d", [x], weight=key, out_channels=int(w.shape[0]), kernel=tuple(int(k) for k in w.shape[2:]),
+    return b.op(Conv2d, [x], weight=key, out_channels=int(w.shape[0]), kernel=tuple(int(k) for k in w.shape[2:]),
                 stride=stride, padding=padding, dilation=dilation, groups=int(layer.get("groups", 1)),
                 result=f"conv{i}", attrs=attrs)
 
@@ -193,7 +196,7 @@ def _neuron(b: Builder, m: Module, i: int, layer: dict[str, Any], x: Value) -> V
     if n["type"] == "SDNN":
         return _sigma_delta(b, m, i, layer, x, shape)
     bias_mant = _scalar(bias) if bias is not None and np.asarray(bias).size else 0
-    return b.op("neuron.loihi_lif", [x], du=_scalar(n["iDecay"]) - 1, dv=_scalar(n["vDecay"]), vth=_scalar(n["vThMant"]),
+    return b.op(LoihiLIF, [x], du=_scalar(n["iDecay"]) - 1, dv=_scalar(n["vDecay"]), vth=_scalar(n["vThMant"]),
                 bias_mant=bias_mant, bias_exp=6 if bias_mant else 0, result=f"lif{i}", attrs={"netx.layer": i})
 
 
@@ -201,9 +204,9 @@ def _sigma_delta(b: Builder, m: Module, i: int, layer: dict[str, Any], x: Value,
     n = layer["neuron"]
     attrs = {"netx.layer": i}
     if layer["type"] == "input":
-        return b.op("neuron.sigma_delta", [x], mode="delta", vth=_scalar(n["vThMant"]), result=f"delta{i}", attrs=attrs)
+        return b.op(SigmaDelta, [x], mode="delta", vth=_scalar(n["vThMant"]), result=f"delta{i}", attrs=attrs)
     if "sigma_output" in n:
-        return b.op("neuron.sigma_delta", [x], mode="sigma", result=f"sigma{i}", attrs=attrs)
+        return b.op(SigmaDelta, [x], mode="sigma", result=f"sigma{i}", attrs=attrs)
     bias = None
     if layer.get("bias") is not None and np.asarray(layer["bias"]).size:
         a = np.asarray(layer["bias"]).reshape(-1)
@@ -212,4 +215,4 @@ def _sigma_delta(b: Builder, m: Module, i: int, layer: dict[str, Any], x: Value,
             a.reshape(-1, *[1] * (len(shape) - 1)), shape)
         bias = f"layer{i}.bias"
         m.weights.add(bias, np.ascontiguousarray(full).astype(np.int32))  # netx truncates as astype does
-    return b.op("neuron.sigma_delta", [x], vth=_scalar(n["vThMant"]), bias=bias, result=f"sd{i}", attrs=attrs)
+    return b.op(SigmaDelta, [x], vth=_scalar(n["vThMant"]), bias=bias, result=f"sd{i}", attrs=attrs)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from sbcompile.ir import Module, Op, OpDef, SbirError, Value, lookup
+from sbcompile.ir import Module, Op, OpDef, SbirError, Value
 from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention
 from sbcompile.ir.dialects.io import Input, Param
 from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
@@ -31,7 +31,7 @@ from sbcompile.ir.dialects.syn import Dense
 from .nir_import import NEURONS
 from .nir_versions import choose_version, for_version, show, write_file
 
-NEURON_KIND: dict[type[OpDef], str] = {type(lookup(op)): kind for kind, (op, _) in NEURONS.items()}
+NEURON_KIND: dict[type[OpDef], str] = {op: kind for kind, (op, _) in NEURONS.items()}
 
 # Op classes NIR has no node for, with the reason the error gives.
 WHY_NOT: dict[type[OpDef], str] = {

@@ -34,7 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from sbcompile.ir import Builder, Module, SbirError, Type, Value
+from sbcompile.ir import Builder, Module, OpDef, SbirError, Type, Value
+from sbcompile.ir.dialects.layers import AvgPool2d, Conv1d, Conv2d, Delay, Flatten, ScaleBy, SumPool2d
+from sbcompile.ir.dialects.neuron import IF, LI, CubaLI, CubaLIF, Integrator, LIFContinuous, Threshold
+from sbcompile.ir.dialects.nn import Add
+from sbcompile.ir.dialects.spike import Decode
+from sbcompile.ir.dialects.syn import Dense
 
 from .nir_nested import flatten
 from .nir_versions import file_facts, show, subtract_reset_nodes, V_RESET_SINCE
@@ -42,13 +47,13 @@ from .nir_versions import file_facts, show, subtract_reset_nodes, V_RESET_SINCE
 DEFAULT_DT = 1e-4  # the step snnTorch's NIR export assumes, and Lava-dl's NIR import default
 
 # NIR node type -> (sbir op, NIR array fields that become weight-store entries)
-NEURONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "IF": ("neuron.if", ("r", "v_threshold", "v_reset")),
-    "LIF": ("neuron.lif_ct", ("tau", "r", "v_leak", "v_threshold", "v_reset")),
-    "CubaLIF": ("neuron.cuba_lif", ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")),
-    "CubaLI": ("neuron.cuba_li", ("tau_syn", "tau_mem", "r", "v_leak", "w_in")),
-    "LI": ("neuron.li", ("tau", "r", "v_leak")),
-    "I": ("neuron.integrator", ("r",)),
+NEURONS: dict[str, tuple[type[OpDef], tuple[str, ...]]] = {
+    "IF": (IF, ("r", "v_threshold", "v_reset")),
+    "LIF": (LIFContinuous, ("tau", "r", "v_leak", "v_threshold", "v_reset")),
+    "CubaLIF": (CubaLIF, ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")),
+    "CubaLI": (CubaLI, ("tau_syn", "tau_mem", "r", "v_leak", "w_in")),
+    "LI": (LI, ("tau", "r", "v_leak")),
+    "I": (Integrator, ("r",)),
 }
 SUPPORTED = {"Input", "Output", "Affine", "Linear", "Conv1d", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d",
              "Scale", "Threshold", "Delay", *NEURONS}
@@ -277,8 +282,8 @@ def _fan_in(b: Builder, n: str, xs: list[Value]) -> Value:
     total = None
     for x in xs:
         if x.type.kind == "spikes":
-            x = b.op("spike.decode", [x], result=f"{_safe_name(n)}.in", attrs={"nir.fanin": n})
-        total = x if total is None else b.op("nn.add", [total, x], result=f"{_safe_name(n)}.sum", attrs={"nir.fanin": n})
+            x = b.op(Decode, [x], result=f"{_safe_name(n)}.in", attrs={"nir.fanin": n})
+        total = x if total is None else b.op(Add, [total, x], result=f"{_safe_name(n)}.sum", attrs={"nir.fanin": n})
     return total
 
 
@@ -291,28 +296,28 @@ def _convert(b: Builder, m: Module, n: str, kind: str, node: Any, x: Value, dt: 
     common = {"result": _safe_name(n), "attrs": {"nir.node": n}}
     if kind in ("Affine", "Linear"):
         w = _array(node.weight)
-        return b.op("syn.dense", [x], weight=weight("weight"), bias=weight("bias") if kind == "Affine" else None,
+        return b.op(Dense, [x], weight=weight("weight"), bias=weight("bias") if kind == "Affine" else None,
                     out_features=int(w.shape[0]), **common)
     if kind in ("Conv1d", "Conv2d"):
         w = _array(node.weight)
         bias = getattr(node, "bias", None)
-        return b.op(f"syn.{kind.lower()}", [x], weight=weight("weight"),
+        return b.op(Conv1d if kind == "Conv1d" else Conv2d, [x], weight=weight("weight"),
                     bias=weight("bias") if bias is not None else None, out_channels=int(w.shape[0]),
                     kernel=tuple(int(k) for k in w.shape[2:]), stride=_int_or_tuple(node.stride),
                     padding=_int_or_tuple(node.padding), dilation=_int_or_tuple(node.dilation),
                     groups=int(node.groups), input_shape=_int_or_tuple(node.input_shape), **common)
     if kind == "Flatten":
-        return b.op("nn.flatten", [x], start_dim=int(node.start_dim), end_dim=int(node.end_dim), **common)
+        return b.op(Flatten, [x], start_dim=int(node.start_dim), end_dim=int(node.end_dim), **common)
     if kind in ("SumPool2d", "AvgPool2d"):
-        return b.op("nn.sum_pool2d" if kind == "SumPool2d" else "nn.avg_pool2d", [x],
+        return b.op(SumPool2d if kind == "SumPool2d" else AvgPool2d, [x],
                     kernel_size=_int_or_tuple(node.kernel_size), stride=_int_or_tuple(node.stride),
                     padding=_int_or_tuple(node.padding), **common)
     if kind == "Scale":
-        return b.op("nn.scale_by", [x], weight=weight("scale"), **common)
+        return b.op(ScaleBy, [x], weight=weight("scale"), **common)
     if kind == "Threshold":
-        return b.op("neuron.threshold", [x], threshold=weight("threshold"), **common)
+        return b.op(Threshold, [x], threshold=weight("threshold"), **common)
     if kind == "Delay":
-        return b.op("syn.delay", [x], delay=weight("delay"), dt=dt, **common)
+        return b.op(Delay, [x], delay=weight("delay"), dt=dt, **common)
     op, fields = NEURONS[kind]
     if subtract:  # an old file's neuron without v_reset (the zeros nir fills in are not the file's)
         fields = tuple(f for f in fields if f != "v_reset")

@@ -14,7 +14,8 @@ import torch
 import torch.fx as fx
 import torch.nn.functional as F
 
-from sbcompile.ir import Builder, Location, Module, SbirError, Value
+from sbcompile.ir import Builder, Location, Module, OpDef, SbirError, Value
+from sbcompile.ir.dialects.nn import Add, LogSigmoid, Mul, ReLU, Scale, Sigmoid, SiLU
 
 # A lowering turns one leaf module call into ops: (trace context, module, operands, module path).
 Lowering = Callable[["TraceContext", torch.nn.Module, list[Value], str], Value]
@@ -83,9 +84,10 @@ class TraceContext:
             path = path[len(self.strip_prefix):]
         return re.sub(r"[^A-Za-z0-9_]", "_", path)
 
-    def op(self, name: str, operands: list[Value], suffix: str = "", **params: Any) -> Value:
+    def op(self, kind: str | type[OpDef], operands: list[Value], suffix: str = "", **params: Any) -> Value:
+        """Append one op (an `OpDef` class, as `Builder.op` takes), its result named after the module path."""
         result = self.base + (f"_{suffix}" if suffix else "")
-        return self.builder.op(name, operands, result=result or None, loc=self.loc, **params)
+        return self.builder.op(kind, operands, result=result or None, loc=self.loc, **params)
 
 
 def value_base(node: fx.Node, strip_prefix: str) -> str:
@@ -101,9 +103,9 @@ def value_base(node: fx.Node, strip_prefix: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", path)
 
 
-FUNCTIONS: dict[Any, str] = {
-    F.relu: "nn.relu", torch.relu: "nn.relu", F.silu: "nn.silu", F.logsigmoid: "nn.logsigmoid",
-    torch.sigmoid: "nn.sigmoid", F.sigmoid: "nn.sigmoid",
+FUNCTIONS: dict[Any, type[OpDef]] = {
+    F.relu: ReLU, torch.relu: ReLU, F.silu: SiLU, F.logsigmoid: LogSigmoid,
+    torch.sigmoid: Sigmoid, F.sigmoid: Sigmoid,
 }
 
 
@@ -208,16 +210,16 @@ def _function(ctx: TraceContext, node: fx.Node, env: dict) -> Value | None:
     if target in (operator.add, operator.mul, torch.add, torch.mul) and len(args) == 2:
         a, c = args
         if isinstance(a, fx.Node) and isinstance(c, fx.Node) and a in env and c in env:
-            return ctx.op("nn.add" if target in (operator.add, torch.add) else "nn.mul", [env[a], env[c]])
+            return ctx.op(Add if target in (operator.add, torch.add) else Mul, [env[a], env[c]])
         if target in (operator.mul, torch.mul):
             x, k = (a, c) if isinstance(a, fx.Node) else (c, a)
             if isinstance(x, fx.Node) and x in env and isinstance(k, (int, float)):
-                return ctx.op("nn.scale", [env[x]], factor=float(k))
+                return ctx.op(Scale, [env[x]], factor=float(k))
         return None
     if target is operator.neg and len(args) == 1 and isinstance(args[0], fx.Node) and args[0] in env:
-        return ctx.op("nn.scale", [env[args[0]]], factor=-1.0)
+        return ctx.op(Scale, [env[args[0]]], factor=-1.0)
     if target is operator.truediv and len(args) == 2:
         x, k = args
         if isinstance(x, fx.Node) and x in env and isinstance(k, (int, float)) and k != 0:
-            return ctx.op("nn.scale", [env[x]], factor=1.0 / float(k))
+            return ctx.op(Scale, [env[x]], factor=1.0 / float(k))
     return None
