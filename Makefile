@@ -50,6 +50,7 @@ bench: setup
 	$(VPY) benchmarks/ref_speed.py
 	$(VPY) benchmarks/k_sweep.py
 	$(VPY) benchmarks/placement.py
+	$(VPY) benchmarks/grounding.py
 	$(VPY) benchmarks/lava_speed.py
 
 clean:
