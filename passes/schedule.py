@@ -286,7 +286,7 @@ class Schedule(Pass):
             "prompt_tokens": self.prompt,
             "time_to_first_token_ms": {k: (scen[k].decode_s + (self.prompt - 1) * scen[k].prefill_step_s) * 1e3
                                        for k in SCENARIOS},
-            "steps_per_token": scen["central"].decode_steps, "levels": len(set(level.values())),
+            "steps_per_token": scen["central"].decode_steps, "levels": len({level[op.result.name] for op in module.ops}),
             "decode_bound": scen["central"].decode_bound, "prefill_bound": scen["central"].prefill_bound,
         }
         return False

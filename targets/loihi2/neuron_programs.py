@@ -333,12 +333,13 @@ class Population:
 
 def population(op: Op, held: bool) -> Population:
     """An op's own neurons: held by its producer's neurons, only its reduction neurons (none for an
-    elementwise op); else also one neuron per channel for its channel program."""
+    elementwise op); else also one neuron per channel for its channel program (an encoder's,
+    a norm's, an elementwise op's)."""
     r = resources(op)
     state = max((PROGRAMS[n].state_bits for n in r.programs), default=0)
     if held:
         return Population(r.neurons, state, r.synapses, r.table_bytes * 8)
-    channels = width(op) if held_operand(op) is not None else 0
+    channels = width(op) if op.isa(Encode, RMSNorm) or fused(op) else 0
     n = max(r.neurons + channels, width(op))
     return Population(n, state, r.synapses + channels * len(op.operands), r.table_bytes * 8)
 
