@@ -127,7 +127,7 @@ class Traffic:
     transfer: np.ndarray
     transfers: list[tuple[str, str]]
     work: np.ndarray = field(default_factory=lambda: np.zeros(0))  # simple ops per token of each node
-    relayed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # into relay neurons: no synapses
+    relayed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # into relays or identity synapses
 
     @property
     def host_edges(self) -> np.ndarray:

@@ -115,9 +115,10 @@ def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndar
             rows[first:first + t.k_in] = hi - lo if t.dense else 1
             bits[first:first + t.k_in] = t.weight_bits
     to_core = traffic.dst < traffic.cores
-    if len(traffic.relayed) == len(traffic.dst):  # relay neurons forward, their synapses are the next core's
-        to_core = to_core & ~traffic.relayed
-    synops = np.where(to_core, traffic.messages * rows[np.minimum(traffic.dst, traffic.cores - 1)], 0.0)
+    per_message = rows[np.minimum(traffic.dst, traffic.cores - 1)]
+    if len(traffic.relayed) == len(traffic.dst):  # relays and identity synapses: one op per message
+        per_message = np.where(traffic.relayed, 1.0, per_message)
+    synops = np.where(to_core, traffic.messages * per_message, 0.0)
     return synops, synops * bits[np.minimum(traffic.dst, traffic.cores - 1)]
 
 

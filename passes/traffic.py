@@ -273,6 +273,8 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
     rates: dict[str, np.ndarray] = {}
 
     def edge(a: int, b: int, m: float, kind: str, producer: str, consumer: str, synaptic: bool = True) -> None:
+        """`synaptic` False: into relay neurons or identity synapses (a fused op's operand, partial
+        sums), one synaptic op per message rather than one per weight row."""
         relays.append(not synaptic)
         src.append(a)
         dst.append(b)
@@ -301,11 +303,12 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
             if relay and chip_of_core[ln.src] != chip_of_core[ln.dst]:
                 crossing.setdefault((ln.producer, int(chip_of_core[ln.dst])), []).append(ln)
             else:
-                edge(ln.src, ln.dst, m, kind, ln.producer, ln.consumer)
+                edge(ln.src, ln.dst, m, kind, ln.producer, ln.consumer, synaptic=ln.consumer not in part.holder)
         elif ln.dst is not None:  # processor -> core: from the producer's instance on the core's chip
             c = int(chip_of_core[ln.dst])
             h = home[ln.producer]
-            edge(node(ln.producer, c if relay else h), ln.dst, m, kind, ln.producer, ln.consumer)
+            edge(node(ln.producer, c if relay else h), ln.dst, m, kind, ln.producer, ln.consumer,
+                 synaptic=ln.consumer not in part.holder)
             if relay and c != h:
                 fanout.setdefault((ln.producer, c), []).append((ln.lo, ln.hi))
                 first_consumer.setdefault(ln.producer, ln.consumer)
@@ -344,7 +347,8 @@ def build_traffic(module: Module, part: Partitioning, links: list[Link], chip_of
             edge(src_core, hub, float(rate.mean()) * union([(ln.lo, ln.hi) for ln in lns]), kind, producer,
                  lns[0].consumer, synaptic=False)
             for ln in lns:
-                edge(hub, ln.dst, float(rate[ln.lo:ln.hi].sum()), kind, producer, ln.consumer)
+                edge(hub, ln.dst, float(rate[ln.lo:ln.hi].sum()), kind, producer, ln.consumer,
+                     synaptic=ln.consumer not in part.holder)
     for (name, near, far), group in sorted(far_internal.items()):
         # an op's reductions and partial sums are combined on their chip before they cross (a
         # local level of the tree: one core's share crosses), its broadcasts cross once and fan out

@@ -9,6 +9,7 @@ import pytest
 
 from sbcompile.frontend import load
 from sbcompile.ir import Builder, Module, tensor
+from sbcompile.ir.dialects.syn import Dense
 from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.targets.loihi2.costs import Loihi2Costs, Range
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System, load_system
@@ -106,5 +107,5 @@ def test_ranges_and_report_keys_on_the_tiny_model() -> None:
     assert 0 <= r["placement"]["cross_chip_share"] <= 1
     # every placed op counts: the non-spiking projections (down_proj, lm_head) add synaptic ops
     dense_in = sum(op.operands[0].type.shape[-1] * op.result.type.shape[-1] for op in m.ops
-                   if op.attrs.get("hw.where") == "core" and op.operands[0].type.kind != "spikes")
+                   if op.isa(Dense) and op.attrs.get("hw.where") == "core" and op.operands[0].type.kind != "spikes")
     assert dense_in > 0 and r["energy"]["work_per_token"]["synaptic_ops"] > dense_in
