@@ -159,7 +159,7 @@ class Partition(Pass):
         chip = system.chip
         where = {op.result.name: system.where(op) for op in module.ops}
         holder = holders(module, where)
-        pops = {op.result.name: population(op, op.result.name in holder) for op in module.ops
+        pops = {op.result.name: _population(op, op.result.name in holder) for op in module.ops
                 if where[op.result.name] == "core" and not op.isa(Dense)}
         core_ops = [op for op in module.ops if where[op.result.name] == "core"
                     and (op.isa(Dense) or pops[op.result.name].neurons > 0)]
@@ -277,6 +277,15 @@ def program_load(module: Module, where: dict[str, str], holder: dict[str, str],
             continue
         out[name] = (t.first, t.count, micro_ops(op) / t.count)
     return out
+
+
+def _population(op: Op, held: bool) -> Population:
+    """The op's neurons, or a clear error for an op placed on neurocores without a neuron program."""
+    try:
+        return population(op, held)
+    except ValueError as e:
+        raise SbirError(f"partition: {e}: it cannot run on neurocores; place its class on 'embedded' or 'host' "
+                        f"(--system-set chip.placement=...)", op.where()) from None
 
 
 def _at(t: CoreOp, first: int) -> CoreOp:

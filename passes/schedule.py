@@ -106,8 +106,8 @@ def program_ops(part: Partitioning, level: dict[str, int], n: int) -> tuple[np.n
 def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndarray]:
     """Synaptic ops and synapse-memory bits read at the destination of every edge: a message
     into a projection tile reaches one synapse per output row of the tile."""
-    rows = np.zeros(traffic.cores)
-    bits = np.zeros(traffic.cores)
+    rows = np.zeros(max(traffic.cores, 1))  # one slot even without cores: every index below stays valid
+    bits = np.zeros(max(traffic.cores, 1))
     for t in part.core_ops.values():
         for a in range(t.k_out):
             lo, hi = t.out_range(a)
@@ -115,11 +115,11 @@ def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndar
             rows[first:first + t.k_in] = hi - lo if t.dense else 1
             bits[first:first + t.k_in] = t.weight_bits
     to_core = traffic.dst < traffic.cores
-    per_message = rows[np.minimum(traffic.dst, traffic.cores - 1)]
+    per_message = rows[np.clip(traffic.dst, 0, len(rows) - 1)]
     if len(traffic.relayed) == len(traffic.dst):  # relays and identity synapses: one op per message
         per_message = np.where(traffic.relayed, 1.0, per_message)
     synops = np.where(to_core, traffic.messages * per_message, 0.0)
-    return synops, synops * bits[np.minimum(traffic.dst, traffic.cores - 1)]
+    return synops, synops * bits[np.clip(traffic.dst, 0, len(bits) - 1)]
 
 
 def _link_max(a: np.ndarray, b: np.ndarray, bits: np.ndarray, system: Any) -> tuple[float, float, bool]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sbcompile.ir import Builder, Module, tensor
+from sbcompile.ir import Builder, Module, SbirError, tensor
 from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.passes.mapping import Partitioning, Traffic, find
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System, load_system
@@ -82,3 +82,15 @@ def test_input_split_projection_sums_its_tiles_on_cores() -> None:
     assert sorted((int(t.src[j]) - d0.first, int(t.dst[j]) - d0.first, float(t.messages[j])) for j in sel) == \
         [(1, 0, 16.0), (2, 0, 16.0)]
     assert all(k == "partial" for j, k in enumerate(t.kind) if j in sel)
+
+
+def test_an_op_without_a_neuron_program_stays_off_the_cores_or_fails_clearly() -> None:
+    """`nn.route` has no neuron program: by default it runs on the host (the mapping still times
+    it, with no core at all); placed on neurocores by the table, partition names it and the fix."""
+    m = Module("route")
+    b = Builder(m)
+    b.output(b.op("nn.route", [b.input("x", tensor(["seq", 4]))], experts=4, expert=1, result="r"))
+    ctx = mapped(m, load_system(None))
+    assert ctx.report["cores_used"] == 0 and ctx.report["mapping"]["offcore_ops"] == 1
+    with pytest.raises(SbirError, match=r"no neuron program for nn.route \(%r\): it cannot run on neurocores"):
+        mapped(m, Loihi2System(name="x", chip=Loihi2Chip(placement={"Route": "core"})))
