@@ -68,12 +68,14 @@ def best_tiling(value: str, n_out: int, n_in: int, bits: int, chip: Any, destina
     return best
 
 
-def population_tiling(op: Op, pop: Population, held: bool, chip: Any, destinations: int = 1) -> CoreOp:
-    """A neuron population in equal tiles, each within the neuron, input and output axon and
-    memory limits (the inputs a core needs grow with its neurons: `core_inputs`)."""
+def population_tiling(op: Op, pop: Population, held: bool, chip: Any, destinations: int = 1,
+                      most: int | None = None) -> CoreOp:
+    """A neuron population in equal tiles of at most `most` neurons, each within the neuron, input
+    and output axon and memory limits (the inputs a core needs grow with its neurons:
+    `core_inputs`)."""
     per_neuron = (pop.state_bits + destinations * chip.routing_bits_per_axon
                   + -(-pop.synapses // max(pop.neurons, 1)) * (8 + chip.axon_overhead_bits))
-    cap = max(1, min(pop.neurons, chip.neurons_per_core, max(1, chip.max_out_axons // max(destinations, 1)),
+    cap = max(1, min(pop.neurons, most or pop.neurons, chip.neurons_per_core, max(1, chip.max_out_axons // max(destinations, 1)),
                      (chip.core_memory_bits - pop.table_bits) // per_neuron))
     lo, hi = 1, cap
     while lo < hi:  # the most neurons whose inputs fit a core's axons
@@ -145,6 +147,8 @@ class Partition(Pass):
 
     name = "partition"
     skip_silent: bool = option(True, "leave calibrated silent input channels out of the synapse memory")
+    population_tile: int = option(1024, "most neurons of a population per core (every core updates all its neurons "
+                                        "every time step, so the largest tile sets each step's floor)")
 
     report_rank = 50
 
@@ -259,7 +263,7 @@ class Partition(Pass):
                 active = max(n_in - (silent_inputs(op) if self.skip_silent else 0), 1)
                 out[name] = best_tiling(name, n_out, active, weight_bits_of(op, default_bits), chip, d)
             else:
-                out[name] = population_tiling(op, pops[name], name in holder, chip, d)
+                out[name] = population_tiling(op, pops[name], name in holder, chip, d, self.population_tile)
         return out
 
 
