@@ -74,7 +74,7 @@ def loihi2_energy(loads: Loads, timing: Timing, costs: object) -> dict:
             est = timing.scenarios[k]
             seconds = est.decode_s if mode == "decode" else est.prefill_step_s
             steps = est.decode_steps if mode == "decode" else 1
-            idle = max(loads.neurons * steps - loads.active_updates, 0.0)
+            idle = float(loads.neurons * max(steps - 1, 0))  # every neuron, every other step
             d = dynamic_j(loads, costs, k, idle)
             static[k] = loads.chips * getattr(costs, "chip_static_w").at(k) * seconds
             dynamic[k] = sum(d.values())

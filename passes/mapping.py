@@ -40,7 +40,8 @@ class CoreOp:
     """One op on neurocores: `k_out` x `k_in` tiles of at most `out_t` outputs and `in_t` inputs,
     on cores first .. first + k_out * k_in - 1 (tile (a, b) is core first + a * k_in + b). A
     projection's tile reads inputs [b * in_t, ...) and writes outputs [a * out_t, ...); a neuron
-    population (`dense` False) has k_in = 1 and reads and writes the same channels."""
+    population (`dense` False) has k_in = 1; its `channels` (the value's width, which may differ
+    from its neurons: a GLA's state neurons) are spread over its tiles in proportion."""
 
     value: str
     dense: bool
@@ -52,10 +53,18 @@ class CoreOp:
     k_out: int
     k_in: int
     weight_bits: int
+    channels: int = 0
 
     @property
     def count(self) -> int:
         return self.k_out * self.k_in
+
+    def chan_range(self, a: int) -> tuple[int, int]:
+        """The channels of the value that output tile a holds."""
+        lo, hi = self.out_range(a)
+        if self.dense or not self.channels or self.channels == self.n_out:
+            return lo, hi
+        return lo * self.channels // self.n_out, hi * self.channels // self.n_out
 
     def out_range(self, a: int) -> tuple[int, int]:
         return a * self.out_t, min((a + 1) * self.out_t, self.n_out)
@@ -66,11 +75,21 @@ class CoreOp:
 
 @dataclass
 class Partitioning:
-    """Where every op runs (`where`, by value name) and the tiles of the ops on neurocores."""
+    """Where every op runs (`where`, by value name) and the tiles of the ops on neurocores.
+    `holder` names, for an op whose channels live in another op's neurons (fused), that op (its
+    tiles send the value); `micro_ops` gives each core op's neuron programs per token as (first
+    core, cores, micro-operations per core); `steps` the time steps each op adds to a token."""
 
     where: dict[str, str]
     core_ops: dict[str, CoreOp]
     cores: int
+    holder: dict[str, str] = field(default_factory=dict)
+    micro_ops: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    steps: dict[str, int] = field(default_factory=dict)
+
+    def tiles_of(self, value: str) -> CoreOp | None:
+        """The tiles that send `value`: its holder's, else its own."""
+        return self.core_ops.get(self.holder.get(value, value))
 
 
 @dataclass
@@ -108,6 +127,7 @@ class Traffic:
     transfer: np.ndarray
     transfers: list[tuple[str, str]]
     work: np.ndarray = field(default_factory=lambda: np.zeros(0))  # simple ops per token of each node
+    relayed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # into relays or identity synapses
 
     @property
     def host_edges(self) -> np.ndarray:

@@ -111,6 +111,7 @@ def hops(traffic: Traffic, system: Any) -> np.ndarray:
 def summary(traffic: Traffic, edge_hops: np.ndarray) -> dict:
     total = float(traffic.messages.sum())
     cross = float(traffic.messages[traffic.cross_chip].sum())
+    between_cores = float(traffic.messages[(traffic.src < traffic.cores) & (traffic.dst < traffic.cores)].sum())
     host = float(traffic.messages[traffic.host_edges].sum())
     by_kind: dict[str, float] = {}
     for k, m in zip(traffic.kind, traffic.messages.tolist()):
@@ -118,6 +119,7 @@ def summary(traffic: Traffic, edge_hops: np.ndarray) -> dict:
     return {"messages_per_token": round(total, 3), "cross_chip_messages_per_token": round(cross, 3),
             "host_messages_per_token": round(host, 3),
             "cross_chip_share": round(cross / total, 4) if total else 0.0,
+            "core_to_core_share": round(between_cores / total, 4) if total else 0.0,
             "messages_by_kind": {k: round(v, 3) for k, v in sorted(by_kind.items())},
             "hop_traffic": round(float((traffic.messages * edge_hops).sum()), 3),
             "avg_hops": round(float((traffic.messages * edge_hops).sum()) / total, 3) if total else 0.0}
@@ -191,7 +193,8 @@ class Place(Pass):
                                "cross_chip_messages_packed_refined": [round(c, 3) for c in crossing],
                                "refinement_kept": bool(len(candidates) > 1 and crossing[1] < crossing[0]),
                                "default_rate": self.default_rate}
-        ctx.report["placement"] = {"cross_chip_share": ctx.report["place"]["ours"]["cross_chip_share"]}
+        ours = ctx.report["place"]["ours"]
+        ctx.report["placement"] = {"cross_chip_share": ours["cross_chip_share"], "core_to_core_share": ours["core_to_core_share"]}
         return True
 
 
@@ -202,7 +205,7 @@ def markdown(report: dict) -> list[str]:
     p, b = report["place"]["ours"], report["place"]["baseline_no_relays"]
     rates = "calibrated" if "calibrate" in report else f"assumed ({report['place'].get('default_rate', 1.13)} per channel)"
     return [f"- placement: {p['messages_per_token']:,.0f} messages per {per_unit(report)} (rates {rates}), "
-            f"{p['avg_hops']:.2f} hops each; "
+            f"{p['avg_hops']:.2f} hops each; {p['core_to_core_share']:.1%} between neurocores; "
             f"{p['cross_chip_share']:.1%} cross chips ({b['cross_chip_share']:.1%} with one instance per processor op, "
             f"in dataflow order), {p['host_messages_per_token']:,.0f} go to or from the host",
             f"- chip cut (piece graph): {report['place']['chip_cut_before']:,.0f} packed in order, "

@@ -16,11 +16,16 @@ from sbcompile.ir import Module
 
 from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
 
+from sbcompile.targets.loihi2.neuron_programs import LIF_UPDATE
+
 from .base import Pass, PassContext, option
 from .mapping import Loads, Partitioning, Placement, TimeEstimate, Timing, Traffic, get, put
 from .place import endpoints, hops
 from .registry import register_pass
 from .report import is_network
+from .traffic import ARGMAX
+
+LIF_MICRO_OPS = sum(LIF_UPDATE.values())
 
 
 def xy_links(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +64,7 @@ class StepLoads:
 
     core_synops: np.ndarray
     core_memory: np.ndarray
+    core_programs: np.ndarray
     proc_work: np.ndarray
     host_work: np.ndarray
     host_bits: np.ndarray
@@ -69,19 +75,39 @@ class StepLoads:
     totals: dict[str, float]
 
 
-def levels(module: Module) -> dict[str, int]:
-    """ASAP time step of every op: one after the latest of its operands."""
+def levels(module: Module, part: Partitioning) -> dict[str, int]:
+    """ASAP time step of every op: its latest operand's plus the steps it adds (on neurocores, as
+    its neuron programs say: none for an op fused into its producer's neurons, more for trees and
+    reductions; one off them); the argmax of the outputs one after the last."""
     level: dict[str, int] = {}
     for op in module.ops:
-        level[op.result.name] = 1 + max((level[v.name] for v in op.operands if v.name in level), default=-1)
+        level[op.result.name] = (part.steps.get(op.result.name, 1)
+                                 + max((level[v.name] for v in op.operands if v.name in level), default=-1))
+    level[ARGMAX] = 1 + max(level.values(), default=-1)
     return level
+
+
+def program_ops(part: Partitioning, level: dict[str, int], n: int) -> tuple[np.ndarray, float]:
+    """The busiest core's neuron-program micro-operations in each time step, and over a token."""
+    per_level = np.zeros(n)
+    total = np.zeros(max(part.cores, 1))
+    by_level: dict[int, list[tuple[int, int, float]]] = {}
+    for name, entry in part.micro_ops.items():
+        by_level.setdefault(level[name], []).append(entry)
+    for lv, entries in by_level.items():
+        cores = np.zeros(max(part.cores, 1))
+        for first, count, each in entries:
+            cores[first:first + count] += each
+        per_level[lv] = cores.max()
+        total += cores
+    return per_level, float(total.max())
 
 
 def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndarray]:
     """Synaptic ops and synapse-memory bits read at the destination of every edge: a message
     into a projection tile reaches one synapse per output row of the tile."""
-    rows = np.zeros(traffic.cores)
-    bits = np.zeros(traffic.cores)
+    rows = np.zeros(max(traffic.cores, 1))  # one slot even without cores: every index below stays valid
+    bits = np.zeros(max(traffic.cores, 1))
     for t in part.core_ops.values():
         for a in range(t.k_out):
             lo, hi = t.out_range(a)
@@ -89,8 +115,11 @@ def edge_work(part: Partitioning, traffic: Traffic) -> tuple[np.ndarray, np.ndar
             rows[first:first + t.k_in] = hi - lo if t.dense else 1
             bits[first:first + t.k_in] = t.weight_bits
     to_core = traffic.dst < traffic.cores
-    synops = np.where(to_core, traffic.messages * rows[np.minimum(traffic.dst, traffic.cores - 1)], 0.0)
-    return synops, synops * bits[np.minimum(traffic.dst, traffic.cores - 1)]
+    per_message = rows[np.clip(traffic.dst, 0, len(rows) - 1)]
+    if len(traffic.relayed) == len(traffic.dst):  # relays and identity synapses: one op per message
+        per_message = np.where(traffic.relayed, 1.0, per_message)
+    synops = np.where(to_core, traffic.messages * per_message, 0.0)
+    return synops, synops * bits[np.clip(traffic.dst, 0, len(bits) - 1)]
 
 
 def _link_max(a: np.ndarray, b: np.ndarray, bits: np.ndarray, system: Any) -> tuple[float, float, bool]:
@@ -108,7 +137,8 @@ def _link_max(a: np.ndarray, b: np.ndarray, bits: np.ndarray, system: Any) -> tu
 def step_loads(part: Partitioning, traffic: Traffic, system: Any, level: dict[str, int]) -> StepLoads:
     """Every resource's load in every time step of a token, and over the whole token."""
     n = max(level.values(), default=0) + 2
-    at = np.array([level[traffic.transfers[t][0]] + 1 for t in traffic.transfer.tolist()], np.int64)
+    # a message is integrated in the step after it is sent; an op's own messages within its steps
+    at = np.array([level[p] + (p != c) for p, c in (traffic.transfers[t] for t in traffic.transfer.tolist())], np.int64)
     synops, memory = edge_work(part, traffic)
     bits = traffic.messages * traffic.bits
     to_core = traffic.dst < traffic.cores
@@ -140,7 +170,9 @@ def step_loads(part: Partitioning, traffic: Traffic, system: Any, level: dict[st
               "proc_work": float(per_proc.sum(axis=0).max()), "host_work": float(host_work.sum()),
               "host_bits": float(host_bits.sum()), "noc_bits": noc_total, "chip_bits": chip_total,
               "crosses": float(any_cross), "host_crossing": float(host.any())}
-    return StepLoads(core_synops, core_memory, proc_work, host_work, host_bits, noc_bits, chip_bits, crosses,
+    programs, programs_total = program_ops(part, level, n)
+    totals["core_programs"] = programs_total
+    return StepLoads(core_synops, core_memory, programs, proc_work, host_work, host_bits, noc_bits, chip_bits, crosses,
                      host_bits > 0, totals)
 
 
@@ -153,10 +185,11 @@ def estimate(s: StepLoads, part: Partitioning, system: Any, scenario: Scenario) 
     c = system.costs
     at = {name: getattr(c, name).at(scenario) for name in type(c).model_fields}
     update_floor = neurons_per_core(part) / at["neuron_updates_per_s_per_core"]
+    micro_op_s = 1 / (at["neuron_updates_per_s_per_core"] * LIF_MICRO_OPS)  # a micro-op: 1/9 of a LIF update
     terms = {
         "synaptic ops": s.core_synops / at["synops_per_s_per_core"],
         "synapse memory": s.core_memory / at["memory_bits_per_s_per_core"],
-        "neuron updates": np.full(len(s.core_synops), update_floor),
+        "neuron updates": update_floor + s.core_programs * micro_op_s,
         "embedded processors": s.proc_work / at["embedded_ops_per_s"],
         "host": s.host_work / at["host_ops_per_s"] + s.host_bits / at["host_link_bits_per_s"]
         + s.host_crossing * at["host_link_latency_s"],
@@ -166,7 +199,7 @@ def estimate(s: StepLoads, part: Partitioning, system: Any, scenario: Scenario) 
     names = list(terms)
     table = np.stack([terms[n] for n in names])
     per_level = table.max(axis=0)
-    active = (np.delete(table, names.index("neuron updates"), axis=0) > 0).any(axis=0)  # a step with work
+    active = (np.delete(table, names.index("neuron updates"), axis=0) > 0).any(axis=0) | (s.core_programs > 0)
     decode = float((per_level + at["barrier_s"])[active].sum())
     shares = np.bincount(table.argmax(axis=0)[active], weights=per_level[active], minlength=len(names))
     steps = int(active.sum())
@@ -174,7 +207,7 @@ def estimate(s: StepLoads, part: Partitioning, system: Any, scenario: Scenario) 
     pipelined = {
         "synaptic ops": t["core_synops"] / at["synops_per_s_per_core"],
         "synapse memory": t["core_memory"] / at["memory_bits_per_s_per_core"],
-        "neuron updates": update_floor,
+        "neuron updates": update_floor + t["core_programs"] * micro_op_s,
         "embedded processors": t["proc_work"] / at["embedded_ops_per_s"],
         "host": t["host_work"] / at["host_ops_per_s"] + t["host_bits"] / at["host_link_bits_per_s"]
         + t["host_crossing"] * at["host_link_latency_s"],
@@ -195,10 +228,11 @@ def loads(part: Partitioning, traffic: Traffic, system: Any) -> Loads:
     crossings = np.where(both, np.abs(a[:, 0] // cols - b[:, 0] // cols) + np.abs(a[:, 1] // rows - b[:, 1] // rows), 0)
     bits = traffic.messages * traffic.bits
     neurons = sum(t.n_out * t.k_in for t in part.core_ops.values())  # every tile's neurons get input each token
+    programs = sum(count * each for _, count, each in part.micro_ops.values()) / LIF_MICRO_OPS
     proc = np.arange(len(traffic.node_chip)) >= traffic.cores
     on_host = traffic.node_chip < 0
     return Loads(synops=float(synops.sum()), memory_bits=float(memory.sum()),
-                 neurons=int(neurons), active_updates=float(neurons),
+                 neurons=int(neurons), active_updates=float(neurons) + programs,
                  noc_bit_hops=float((bits * np.maximum(edge_hops - crossings, 0)).sum()),
                  chip_link_bits=float((bits * crossings).sum()),
                  embedded_ops=float(traffic.work[proc & ~on_host].sum()), host_ops=float(traffic.work[proc & on_host].sum()),
@@ -238,7 +272,7 @@ class Schedule(Pass):
         part = get(ctx, Partitioning, "schedule", "place")
         get(ctx, Placement, "schedule", "place")
         traffic = get(ctx, Traffic, "schedule", "place")
-        level = levels(module)
+        level = levels(module, part)
         s = step_loads(part, traffic, system, level)
         scen = {k: estimate(s, part, system, k) for k in SCENARIOS}
         put(ctx, Timing(scen, level))
@@ -253,7 +287,7 @@ class Schedule(Pass):
             "prompt_tokens": self.prompt,
             "time_to_first_token_ms": {k: (scen[k].decode_s + (self.prompt - 1) * scen[k].prefill_step_s) * 1e3
                                        for k in SCENARIOS},
-            "steps_per_token": scen["central"].decode_steps, "levels": len(set(level.values())),
+            "steps_per_token": scen["central"].decode_steps, "levels": len({level[op.result.name] for op in module.ops}),
             "decode_bound": scen["central"].decode_bound, "prefill_bound": scen["central"].prefill_bound,
         }
         return False

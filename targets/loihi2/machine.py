@@ -16,6 +16,7 @@ from sbcompile.formats import NumberFormats
 from sbcompile.ir import Op, SbirError
 from sbcompile.ir.errors import validation_message
 
+from . import neuron_programs
 from .costs import COST_SOURCES, Loihi2Costs
 
 LOIHI2_FORMATS = NumberFormats(
@@ -30,13 +31,12 @@ LOIHI2_FORMATS = NumberFormats(
 
 Where = Literal["core", "embedded", "host"]
 
-# Where each op class runs (class names of ir/dialects/*): `core` = a neurocore, `embedded` = a
-# chip's embedded x86 processors, `host` = the host CPU; a class not listed runs on the host.
-DEFAULT_PLACEMENT: dict[str, Where] = {
-    "Dense": "core", "LIF": "core", "LoihiLIF": "core",
-    "Encode": "embedded", "Decode": "embedded", "ReLU": "embedded", "SiLU": "embedded", "Sigmoid": "embedded",
-    "LogSigmoid": "embedded", "Scale": "embedded", "Add": "embedded", "Mul": "embedded", "RoPE": "embedded",
-}
+# Where each op runs: by default where its neuron program runs (targets/loihi2/neuron_programs.py:
+# every op on neurocores but the embedding, on an embedded x86 processor, and the tokens, from the
+# host); this table, by op class (class names of ir/dialects/*), overrides it: `core` = a
+# neurocore, `embedded` = a chip's embedded x86 processors, `host` = the host CPU. An op without
+# a neuron program runs on the host.
+DEFAULT_PLACEMENT: dict[str, Where] = {}
 
 # Simple operations per output element of an op off the neurocores (by op class): the work the
 # embedded processors or the host do per token. Attention and GLA scale with their parameters
@@ -72,7 +72,7 @@ class Loihi2Chip(BaseModel):
                                                  description="payload bits per message kind")
     formats: NumberFormats = LOIHI2_FORMATS
     placement: dict[str, Where] = Field(default_factory=lambda: dict(DEFAULT_PLACEMENT),
-                                        description="where each op class runs; others run on the host")
+                                        description="where op classes run, overriding their neuron programs")
     ops_per_element: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_OPS_PER_ELEMENT),
                                               description="simple ops per output element off the neurocores")
 
@@ -106,8 +106,8 @@ CHIP_SOURCES: dict[str, str] = {
                             "(Lava's 24-bit graded payloads); floats to and from the processors 32 bits "
                             "(Loihi 2 carries up to 32-bit payloads, Intel's Loihi 2 brief)",
     "formats": "Lava Dense fixed_pt (8-bit weights, weight_exp), PyLifModelBitAcc (24-bit state, vth << 6)",
-    "placement": "what runs where in our mapping (docs/loihi2.md): projections and LIFs on neurocores, "
-                 "elementwise work and encoders on the embedded processors, the rest on the host",
+    "placement": "overrides by op class of where the neuron programs run (targets/loihi2/neuron_programs.py, "
+                 "docs/loihi2.md): by default every op on neurocores but the embedding (an embedded processor)",
     "ops_per_element": "assumption: simple operations per element, counted by hand for each op's formula",
 }
 
@@ -134,8 +134,16 @@ class Loihi2System(BaseModel):
         return self.chip.formats
 
     def where(self, op: Op) -> Where:
-        """`core`, `embedded` or `host`: where an op of this class runs."""
-        return self.chip.placement.get(type(op.opdef).__name__, "host")
+        """`core`, `embedded` or `host`: the placement table's entry for the op's class, else where
+        its neuron program runs, else (no program) the host."""
+        listed = self.chip.placement.get(type(op.opdef).__name__)
+        if listed is not None:
+            return listed
+        try:
+            runs = neuron_programs.placement(op)
+        except ValueError:
+            return "host"
+        return "core" if runs == "neurocore" else runs
 
 
 SYSTEMS: dict[str, Loihi2System] = {

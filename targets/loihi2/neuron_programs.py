@@ -21,6 +21,7 @@ from typing import Literal
 from sbcompile.ir import Module, Op
 from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention, decay_tables
 from sbcompile.ir.dialects.io import Input
+from sbcompile.ir.dialects.neuron import LIF, LoihiLIF
 from sbcompile.ir.dialects.nn import Add, Embed, FakeQuant, LogSigmoid, Mul, ReLU, RMSNorm, Scale, Sigmoid, SiLU
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
 from sbcompile.ir.dialects.spike import Decode, Encode
@@ -75,6 +76,13 @@ EXACT_QUOTIENT = ops(mul=2, add=2, cmp=2, shift=1)
 
 INV_SQRT = merged(ops(clz=1, lut=1, shift=1), *[ops(mul=3, add=1, shift=3)] * 5,
                   ops(mul=2, add=2, cmp=2))  # Lava InvSqrt's 5 iterations, then isqrt's exact correction
+
+
+LIF_UPDATE = ops(mul=2, shift=2, add=3, cmp=1, send=1)
+"""One update of Lava's bit-accurate LIF (`PyLifModelBitAcc`): current and voltage decays
+(multiply, shift), the input, bias and current added, the threshold compared, a spike sent. The
+cost model's neuron-update rate and energy are per LIF update; a program of m micro-operations
+costs m / 9 of them."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ PROGRAMS: dict[str, NeuronProgram] = {p.name: p for p in [
                   "256 bytes), scores its heads' queries, exp by table after the row max (a max tree), and sends "
                   "w v_j partial sums and w to per-core output compartments; one exact division per output",
                   table_entries=_exp_table_entries()),
+    NeuronProgram("lif", "neurocore", LIF_UPDATE, 48, "Lava's built-in LIF, the chip's own neuron model"),
     NeuronProgram("embedding", "embedded", ops(), 0,
                   "a row lookup in a 152,064 x 3,584 table (545 MB at 8 bits) that no core memory holds; the x86 "
                   "processor reads the row and sends it as graded spikes (allowed off-core)"),
@@ -171,13 +180,18 @@ def program_names(op: Op) -> tuple[str, ...]:
         return ("window-key",)
     if op.isa(Embed):
         return ("embedding",)
+    if op.isa(LIF, LoihiLIF):
+        return ("lif",)
     if op.isa(Input):
         return ()
     raise ValueError(f"no neuron program for {op.name} (%{op.results[0].name})")
 
 
 def placement(op: Op) -> Placement:
-    """Where an op runs: on neurocores unless one of its programs needs an x86 processor."""
+    """Where an op runs: on neurocores unless one of its programs needs an x86 processor; the
+    tokens come from the host."""
+    if op.isa(Input):
+        return "host"
     names = program_names(op)
     return "neurocore" if all(PROGRAMS[n].placement == "neurocore" for n in names) else "embedded"
 
@@ -236,7 +250,7 @@ def resources(op: Op, *, max_fan_in: int = 4096, neurons_per_core: int = 8192,
     n_out, n_in = width(op), in_width(op)
     per = {n: PROGRAMS[n] for n in names}
     if op.isa(Dense):
-        tile = op.attrs.get("hw.tile")  # the partition's [output tiles, input tiles], where it ran
+        tile = op.attrs.get("hw.tiles")  # the partition's [output tiles, input tiles], where it ran
         tiles = int(tile[1]) if isinstance(tile, (list, tuple)) else max(1, math.ceil(n_in / max_fan_in))
         r.neurons = n_out * tiles
         r.synapses = n_out * n_in
@@ -292,6 +306,93 @@ def scaled(counts: dict[str, int], n: int) -> dict[str, int]:
     return {k: v * n for k, v in counts.items()}
 
 
+def held_operand(op: Op) -> int | None:
+    """The operand whose neurons also run this op's per-channel program, or None. Elementwise ops
+    run in the neurons that hold their first input, a residual add in the accumulators of the
+    projection it adds (the accumulator program's `+ residual`), a norm's channel program (x^2
+    up, then the scaled value) in its producer's neurons, which leaves the norm only its
+    reduction neurons (layers fused, as Abreu et al. 2025 did). An encoder keeps its own
+    channel neurons: its counts fan out to every core of the projections that read them, more
+    routing than a producer's cores have room for."""
+    if op.isa(Add):
+        dense = [i for i, v in enumerate(op.operands) if v.owner is not None and v.owner.isa(Dense)]
+        return dense[0] if dense else 0
+    return 0 if fused(op) or op.isa(RMSNorm) else None
+
+
+@dataclass(frozen=True)
+class Population:
+    """The neurons an op places on neurocores: how many, the state bits of each, the synapses
+    of all of them, and the tables (bits) every core holding some of them keeps."""
+
+    neurons: int
+    state_bits: int
+    synapses: int
+    table_bits: int
+
+
+def population(op: Op, held: bool) -> Population:
+    """An op's own neurons: held by its producer's neurons, only its reduction neurons (none for an
+    elementwise op); else also one neuron per channel for its channel program (an encoder's,
+    a norm's, an elementwise op's)."""
+    r = resources(op)
+    state = max((PROGRAMS[n].state_bits for n in r.programs), default=0)
+    if held:
+        return Population(r.neurons, state, r.synapses, r.table_bytes * 8)
+    channels = width(op) if op.isa(Encode, RMSNorm) or fused(op) else 0
+    n = max(r.neurons + channels, width(op))
+    return Population(n, state, r.synapses + channels * len(op.operands), r.table_bytes * 8)
+
+
+def core_inputs(op: Op, neurons: int, held: bool) -> int:
+    """Input axons of a core that holds `neurons` of an op's neurons (an input read by several of
+    the core's neurons enters once). A GLA core holds whole rows d of one key/value head's state
+    (k_d, the decay and each sharing head's q_hd per row, and all v_e); a window core holds keys
+    of one key/value head (its heads' queries, row maxima, and the new key and value); reduction
+    neurons read every channel they reduce; other neurons one synapse per operand."""
+    if op.isa(GLA, FixedGLA):
+        p = op.params
+        return -(-neurons // p.head_dim) * (2 + p.heads // p.kv_heads) + p.head_dim
+    if op.isa(WindowAttention, FixedWindowAttention):
+        p = op.params
+        rep = p.heads // p.kv_heads
+        return rep * p.head_dim + 2 * rep + 2 * p.head_dim
+    if held:
+        return width(op) if neurons else 0
+    return neurons * max(len(op.operands), 1)
+
+
+def steps(op: Op, held: bool, input_tiles: int = 1) -> int:
+    """Time steps an op on neurocores adds to a token's path (a message sent in one step is
+    integrated in the next): a projection 1, plus ceil(log2 tiles) for a tree of accumulators
+    over its input tiles; an op fused into its producer's neurons 0; a reduction (an adaptive
+    encoder, a norm) 2 beyond its channels (the sum up, the result back); GLA 2 (the state
+    neurons, then the output compartments' sums); window attention 3 (scores, the row maximum
+    back, the weighted sums); others 1. Not held, the channels' own step adds 1."""
+    if op.isa(Dense):
+        return 1 + math.ceil(math.log2(input_tiles))
+    if op.isa(WindowAttention, FixedWindowAttention):
+        return 3
+    if op.isa(GLA, FixedGLA):
+        return 2
+    own = 2 if op.isa(RMSNorm) or (op.isa(Encode) and op.params.static is None) else 0 if fused(op) or op.isa(Encode) else 1
+    return own + (0 if held or held_operand(op) is None else 1)
+
+
+OUTPUT_KINDS = ("graded_24b", "spike_count_8b")
+
+
+def internal_messages(op: Op) -> dict[str, int]:
+    """Messages per token an op sends among its own neurons (reductions, broadcasts, partial
+    sums); its output's messages are the traffic graph's links."""
+    return {k: v for k, v in resources(op).messages.items() if k not in OUTPUT_KINDS}
+
+
+def micro_ops(op: Op) -> int:
+    """Micro-operations per token of an op's neuron programs."""
+    return sum(resources(op).micro_ops.values())
+
+
 def dataflow(module: Module, **kwargs: object) -> list[OpResources]:
     """Every op's placement and resources, in module order. The module's outputs (the LM head's
     logits) go to the x86 processor that takes the argmax: off-core messages."""
@@ -305,21 +406,6 @@ def dataflow(module: Module, **kwargs: object) -> list[OpResources]:
             r.offcore_messages["graded_24b"] = r.messages.pop("graded_24b")
         rows.append(r)
     return rows
-
-
-def offcore_ops_per_layer(module: Module) -> float:
-    """Ops on embedded or host processors per layer (the embedding and the argmax included)."""
-    layers = int(module.attrs.get("layers", 1)) or 1
-    off = sum(1 for r in dataflow(module) if r.placement != "neurocore") + 1  # + the argmax
-    return off / layers
-
-
-def core_to_core_share(module: Module) -> float:
-    """The share of messages per token that travel between neurocores."""
-    rows = dataflow(module)
-    on = sum(sum(r.messages.values()) for r in rows)
-    off = sum(sum(r.offcore_messages.values()) for r in rows)
-    return on / (on + off) if on + off else 0.0
 
 
 def layer_table(module: Module) -> str:

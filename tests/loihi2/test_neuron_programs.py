@@ -12,7 +12,7 @@ import pytest
 from sbcompile.cli import main
 from sbcompile.ir import parse
 from sbcompile.targets.loihi2.neuron_programs import (
-    MESSAGE_KINDS, MICRO_OPS, PROGRAMS, RECIPROCAL, core_to_core_share, dataflow, layer_table, offcore_ops_per_layer,
+    MESSAGE_KINDS, MICRO_OPS, PROGRAMS, RECIPROCAL, dataflow, layer_table,
 )
 
 
@@ -27,8 +27,6 @@ def test_only_the_embedding_and_argmax_leave_the_cores(seven_b) -> None:  # type
     rows = dataflow(seven_b)
     assert len(rows) == len(seven_b.ops) - 1  # every op but the input
     assert [r.op for r in rows if r.placement != "neurocore"] == ["nn.embed"]
-    assert offcore_ops_per_layer(seven_b) == pytest.approx(2 / 28)
-    assert core_to_core_share(seven_b) > 0.9
     kinds = {k for r in rows for k in (*r.messages, *r.offcore_messages)}
     assert kinds <= set(MESSAGE_KINDS) and "partial_sum_24b" in kinds
 

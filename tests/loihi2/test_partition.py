@@ -12,9 +12,12 @@ from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System
 
 
+X86_ENCODERS = {"Encode": "embedded"}  # encoders on the embedded processors: the projections' tiling alone
+
+
 def chip(**kw) -> Loihi2Chip:
     base = dict(neurons_per_core=100, max_in_axons=64, core_memory_kib=1024, axon_overhead_bits=0, neuron_state_bits=0,
-                routing_bits_per_axon=0)
+                routing_bits_per_axon=0, placement=X86_ENCODERS)
     return Loihi2Chip(**{**base, **kw})
 
 

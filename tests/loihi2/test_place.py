@@ -11,7 +11,7 @@ from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.passes.mapping import Placement, Traffic, find
 from sbcompile.passes.place import hilbert_order
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System
-from tests.loihi2.test_partition import dense_chain
+from tests.loihi2.test_partition import X86_ENCODERS, dense_chain
 
 
 def run(m: Module, system: Loihi2System, pipeline: str = "partition,place") -> PassContext:
@@ -38,7 +38,7 @@ def interleaved() -> Module:
 
 
 def two_chips() -> Loihi2System:
-    chip = Loihi2Chip(cores_per_chip=4, neurons_per_core=4, mesh=(2, 2))
+    chip = Loihi2Chip(cores_per_chip=4, neurons_per_core=4, mesh=(2, 2), placement=X86_ENCODERS)
     return Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip)
 
 
@@ -77,7 +77,7 @@ def test_relays_cross_each_chip_once() -> None:
     m.weights.add_fake("w", (16, 16))
     y = b.op("syn.dense", [b.op("spike.encode", [x])], weight="w", out_features=16)
     b.output(b.op("spike.encode", [y]))
-    chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1))
+    chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1), placement=X86_ENCODERS)
     ctx = run(m, Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip))
     t = find(ctx, Traffic)
     cross = np.nonzero(t.cross_chip)[0]
