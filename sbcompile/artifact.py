@@ -55,22 +55,25 @@ def check_output_directory(out: Path) -> None:
             raise SbirError(f"{out}: exists and is not a directory")
         if any(out.iterdir()) and not (out / MODULE_FILE).exists():
             raise SbirError(f"{out}: exists and is not an sbcompile output (no {MODULE_FILE}); refusing to overwrite it")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(out.parent)
     if not parent.is_dir():
         raise SbirError(f"{out}: cannot create it: {parent} is a file, not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SbirError(f"{out}: cannot create it: {parent} is not writable")
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` itself if it exists, else its closest existing ancestor (where creating it starts)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def check_folder_output(folder: Path, flag: str) -> None:
     """A folder sbcompile writes into: an existing writable folder, or one it can create."""
     if folder.exists() and not folder.is_dir():
         raise SbirError(f"{flag} {folder}: exists and is not a directory")
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(folder)
     if not existing.is_dir():
         raise SbirError(f"{flag} {folder}: cannot create it: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
