@@ -32,11 +32,6 @@ from .kernels.gla_recurrent import gla_recurrent
 from .kernels.window_attention import window_attention
 
 
-def launched_world() -> int:
-    """The number of ranks torchrun (or another env:// launcher) started; 1 outside one."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def token_ranges(total: int, world: int) -> list[tuple[int, int]]:
     """Contiguous ranges [a, b) of `total` tokens, one per rank, sizes differing by at most one."""
     if total < world:
@@ -81,6 +76,7 @@ class SequenceParallelExecutor(Executor):
         self.all_logits = all_logits
         self.summary = f"{self.flavour} on {self.world} ranks ({self.backend})"
         self.sent: dict[str, int] = {}  # bytes this rank sent per exchange (mixer result, or "logits")
+        self.kinds: dict[str, str] = {}  # mixer result -> what it exchanged
         self._spread = False
 
     @property
@@ -121,10 +117,11 @@ class SequenceParallelExecutor(Executor):
             return local
         return torch.cat([part[:b - a] for part, (a, b) in zip(parts, self.ranges)])
 
-    def _all_gather(self, name: str, mine: torch.Tensor, async_op: bool = False) -> tuple[list[torch.Tensor], Any]:
+    def _all_gather(self, name: str, kind: str, mine: torch.Tensor,
+                    async_op: bool = False) -> tuple[list[torch.Tensor], Any]:
         parts = [torch.empty_like(mine) for _ in range(self.world)]
         work = dist.all_gather(parts, mine.contiguous(), async_op=async_op)
-        self.sent[name] = mine.numel() * mine.element_size()
+        self.sent[name], self.kinds[name] = mine.numel() * mine.element_size(), kind
         return parts, work
 
     # ------------------------------------------------------------------ mixers across ranks
@@ -145,7 +142,7 @@ class SequenceParallelExecutor(Executor):
                                  gates.reshape(1, t, hkv, d), p.scale, None, flavour=self.flavour)
         cum = torch.cumsum(gates, 0)  # G_t, per kv head and key channel
         mine = torch.cat([inc.reshape(-1), cum[-1].reshape(-1)])
-        parts, work = self._all_gather(n.result, mine, async_op=True)
+        parts, work = self._all_gather(n.result, "GLA state", mine, async_op=True)
         scaled_q = q.reshape(t, hkv, rep, d).to(F32) * torch.exp(cum)[:, :, None, :]  # while the states travel
         work.wait()
         everyone = torch.stack(parts)
@@ -168,7 +165,7 @@ class SequenceParallelExecutor(Executor):
         mine = k.new_zeros((tail, 2 * width))
         if keep:
             mine[tail - keep:] = torch.cat([k[t - keep:], v[t - keep:]], dim=1)
-        parts, _ = self._all_gather(n.result, mine)
+        parts, _ = self._all_gather(n.result, "window halo", mine)
         start = self.ranges[self.rank][0]
         earlier = [part[tail - min(b - a, tail):] for part, (a, b) in zip(parts[:self.rank], self.ranges)]
         halo = torch.cat(earlier)[-min(start, tail):] if earlier and tail else mine[:0]
@@ -185,4 +182,17 @@ class SequenceParallelExecutor(Executor):
         ranks - 1 times as much), and its share of the gathered logits."""
         layers = {k: v for k, v in self.sent.items() if k != "logits"}
         return {"ranks": self.world, "backend": self.backend, "per_layer": layers,
-                "layers_total": sum(layers.values()), "logits": self.sent.get("logits", 0)}
+                "kinds": {k: self.kinds[k] for k in layers}, "layers_total": sum(layers.values()),
+                "logits": self.sent.get("logits", 0)}
+
+
+def describe_traffic(traffic: dict[str, Any]) -> str:
+    """One line: what each rank sent per layer, grouped by what it exchanged."""
+    groups: dict[tuple[str, int], int] = {}
+    for name, size in traffic["per_layer"].items():
+        key = (traffic["kinds"][name], size)
+        groups[key] = groups.get(key, 0) + 1
+    parts = [f"{count} layers x {size:,} B ({kind})" for (kind, size), count in sorted(groups.items())]
+    logits = f"; logits gather {traffic['logits']:,} B" if traffic["logits"] else ""
+    return (f"sent per rank: {' + '.join(parts) or 'nothing'} = {traffic['layers_total']:,} B "
+            f"(all-gathers: each rank receives {traffic['ranks'] - 1}x that){logits}")

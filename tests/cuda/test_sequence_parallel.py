@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ON_GPU = os.environ.get("TRITON_INTERPRET") != "1"
 LOGITS_TOL = 5e-2 if ON_GPU else 1e-4
 STATE_TOL = 5e-3 if ON_GPU else 1e-5
-DECODE = 3
+DECODE = 2
+SINGLE: dict = {}  # (build, args, ids) -> the single-process run, shared by the world sizes
 
 
 def rel(a, b) -> float:
@@ -85,17 +86,20 @@ def rank_main(rank: int, world: int, build: Callable, args: tuple, ids: np.ndarr
 
 
 def check_spread(build: Callable, args: tuple, ids: np.ndarray, world: int, tmp: Path) -> dict:
-    single = Executor(build(*args))
-    want = single(ids)
-    want_state = decode_state(single)
-    want_tokens = greedy(single, want)
+    key = (build.__name__, args, ids.tobytes())
+    if key not in SINGLE:
+        single = Executor(build(*args))
+        logits = single(ids)
+        SINGLE[key] = logits, decode_state(single), greedy(single, logits)
+    want, want_state, want_tokens = SINGLE[key]
     out = tmp / f"w{world}"
     out.mkdir()
     mp.start_processes(rank_main, args=(world, build, args, ids, str(out)), nprocs=world, start_method="spawn")
     got = np.load(out / "last.npz")
     assert got["logits"].shape == want.shape and rel(got["logits"], want) < LOGITS_TOL, rel(got["logits"], want)
-    for name, value in want_state.items():
-        assert rel(got[name], value) < STATE_TOL, (name, rel(got[name], value))
+    for name, value in want_state.items():  # GLA states; window rings (keys, values, -inf mask of empty slots)
+        ok = np.array_equal(got[name], value) if name.endswith("mask") else rel(got[name], value) < STATE_TOL
+        assert ok, (name, rel(got[name], value))
     assert got["tokens"].tolist() == want_tokens
     return {r: json.loads((out / f"rank{r}.json").read_text()) for r in range(world)}
 
@@ -114,12 +118,17 @@ def test_small_gla_swa_model(world: int, tmp_path: Path) -> None:
     assert all(r["ranks"] == world and r["backend"] == "gloo" for r in ranks.values())
 
 
-@pytest.mark.parametrize("world", [2, 4])
-def test_tiny_example(world: int, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_artifact(tmp_path_factory) -> str:
     from sbcompile.api import compile
-    artifact = compile(str(ROOT / "examples/tiny"), target="cuda", calib=False, notes=False).save(tmp_path / "tiny")
-    ids = np.array([ord(c) for c in "def main(args):\n    return 0\n"], np.int64)
-    check_spread(tiny_example, (str(artifact),), ids, world, tmp_path)
+    out = tmp_path_factory.mktemp("tiny") / "out"
+    return str(compile(str(ROOT / "examples/tiny"), target="cuda", calib=False, notes=False).save(out))
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_tiny_example(world: int, tiny_artifact: str, tmp_path: Path) -> None:
+    ids = np.array([ord(c) for c in "def f(x):"], np.int64)  # 9 tokens, all inside one window of 64
+    check_spread(tiny_example, (tiny_artifact,), ids, world, tmp_path)
 
 
 def test_exclusive_scan_is_the_recurrence() -> None:
