@@ -163,3 +163,30 @@ def test_exclusive_scan_is_the_recurrence() -> None:
     gla_reference(p, [q, k, v, g], ctx)
     assert torch.allclose(s_all, ctx.state["S"][::heads // hkv], atol=1e-5)
     assert token_ranges(13, 4) == [(0, 3), (3, 6), (6, 9), (9, 13)]
+
+
+def test_command_line_under_torchrun(tiny_artifact: str, tmp_path: Path) -> None:
+    """The documented launch (torchrun's module form): the last rank prints the summary line with
+    ranks and backend and the bytes sent per layer; its saved logits and greedy tokens are the
+    single-process run's; a prompt shorter than the ranks is one clear line on every rank."""
+    ids = np.array([ord(c) for c in "def f(x):"], np.int64)
+    key = (tiny_example.__name__, (tiny_artifact,), ids.tobytes())
+    if key not in SINGLE:
+        single = Executor(tiny_example(tiny_artifact))
+        logits = single(ids)
+        SINGLE[key] = logits, decode_state(single), greedy(single, logits)
+    want, _, want_tokens = SINGLE[key]
+    (tmp_path / "prompt.txt").write_text(" ".join(map(str, ids.tolist())))
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "sbcompile", "run", tiny_artifact]
+    got = subprocess.run([*launch, "--tokens", str(tmp_path / "prompt.txt"), "--generate", str(DECODE),
+                          "--save-logits", str(tmp_path / "logits.npy")], cwd=ROOT, capture_output=True, text=True)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert "sbcompile run: cuda on 2 ranks (gloo): prefill 9 tokens in" in got.stderr
+    assert "sent per rank: 2 layers x 8,448 B (GLA state) + 2 layers x 32,256 B (window halo)" in got.stderr
+    saved = np.load(tmp_path / "logits.npy")
+    assert rel(saved[:len(ids)], want) < LOGITS_TOL
+    assert [int(np.argmax(saved[len(ids) - 1 + i])) for i in range(DECODE)] == want_tokens
+    (tmp_path / "short.txt").write_text("7")
+    short = subprocess.run([*launch, "--tokens", str(tmp_path / "short.txt")], cwd=ROOT, capture_output=True, text=True)
+    line = "sbcompile: error: a sequence-parallel prefill needs at least one token per rank: 1 tokens on 2 ranks\n"
+    assert short.returncode != 0 and short.stderr.count(line) == 2  # each rank, before any collective
