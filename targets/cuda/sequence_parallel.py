@@ -51,8 +51,10 @@ def incoming_state(increments: torch.Tensor, decays: torch.Tensor, rank: int) ->
 def init_ranks(device: str | None = None) -> tuple[str, torch.device]:
     """Join the launcher's process group (if not joined yet): NCCL when CUDA runs the kernels, else
     gloo (SBCOMPILE_DIST_BACKEND overrides). -> (backend, this rank's device)."""
-    cuda = device is None and torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1" \
-        or device is not None and device.startswith("cuda")
+    if device is None:
+        cuda = torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") != "1"
+    else:
+        cuda = device.startswith("cuda")
     if cuda:
         where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(where)
