@@ -85,13 +85,18 @@ def rank_main(rank: int, world: int, build: Callable, args: tuple, ids: np.ndarr
         dist.destroy_process_group()
 
 
-def check_spread(build: Callable, args: tuple, ids: np.ndarray, world: int, tmp: Path) -> dict:
+def single_run(build: Callable, args: tuple, ids: np.ndarray) -> tuple:
+    """One process's logits, decode state and greedy tokens (computed once per model and prompt)."""
     key = (build.__name__, args, ids.tobytes())
     if key not in SINGLE:
         single = Executor(build(*args))
         logits = single(ids)
         SINGLE[key] = logits, decode_state(single), greedy(single, logits)
-    want, want_state, want_tokens = SINGLE[key]
+    return SINGLE[key]
+
+
+def check_spread(build: Callable, args: tuple, ids: np.ndarray, world: int, tmp: Path) -> dict:
+    want, want_state, want_tokens = single_run(build, args, ids)
     out = tmp / f"w{world}"
     out.mkdir()
     mp.start_processes(rank_main, args=(world, build, args, ids, str(out)), nprocs=world, start_method="spawn")
@@ -170,12 +175,7 @@ def test_command_line_under_torchrun(tiny_artifact: str, tmp_path: Path) -> None
     ranks and backend and the bytes sent per layer; its saved logits and greedy tokens are the
     single-process run's; a prompt shorter than the ranks is one clear line on every rank."""
     ids = np.array([ord(c) for c in "def f(x):"], np.int64)
-    key = (tiny_example.__name__, (tiny_artifact,), ids.tobytes())
-    if key not in SINGLE:
-        single = Executor(tiny_example(tiny_artifact))
-        logits = single(ids)
-        SINGLE[key] = logits, decode_state(single), greedy(single, logits)
-    want, _, want_tokens = SINGLE[key]
+    want, _, want_tokens = single_run(tiny_example, (tiny_artifact,), ids)
     (tmp_path / "prompt.txt").write_text(" ".join(map(str, ids.tolist())))
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "sbcompile", "run", tiny_artifact]
     got = subprocess.run([*launch, "--tokens", str(tmp_path / "prompt.txt"), "--generate", str(DECODE),
