@@ -167,17 +167,25 @@ class SequenceParallelExecutor(Executor):
         mine = k.new_zeros((tail, 2 * width))
         if keep:
             mine[tail - keep:] = torch.cat([k[t - keep:], v[t - keep:]], dim=1)
-        parts, _ = self._all_gather(n.result, "window halo", mine)
+        parts, work = self._all_gather(n.result, "window halo", mine, async_op=True)
+        out = self._attend(p, q, k, v)  # while the tails travel: exact from the range's row window - 1 on
+        work.wait()
         start = self.ranges[self.rank][0]
         earlier = [part[tail - min(b - a, tail):] for part, (a, b) in zip(parts[:self.rank], self.ranges)]
         halo = torch.cat(earlier)[-min(start, tail):] if earlier and tail else mine[:0]
-        h = halo.shape[0]
-        k_all, v_all = torch.cat([halo[:, :width], k]), torch.cat([halo[:, width:], v])
-        q_all = torch.cat([q.new_zeros((h, q.shape[1])), q])
-        o = window_attention(q_all.reshape(1, h + t, p.heads, p.head_dim), k_all.reshape(1, h + t, p.kv_heads, p.head_dim),
-                             v_all.reshape(1, h + t, p.kv_heads, p.head_dim), p.window, p.scale, flavour=self.flavour)
-        self._keep_window(p, st, k_all, v_all, start + t)
-        return o.reshape(h + t, -1)[h:]
+        h, halo_k, halo_v = halo.shape[0], halo[:, :width], halo[:, width:]
+        if h:  # the first window - 1 queries again, with the halo's keys before their own
+            head = self._attend(p, torch.cat([q.new_zeros((h, q.shape[1])), q[:keep]]),
+                                torch.cat([halo_k, k[:keep]]), torch.cat([halo_v, v[:keep]]))
+            out[:keep] = head[h:]
+        self._keep_window(p, st, torch.cat([halo_k, k[t - keep:]]), torch.cat([halo_v, v[t - keep:]]), start + t)
+        return out
+
+    def _attend(self, p, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        rows = q.shape[0]
+        o = window_attention(q.reshape(1, rows, p.heads, p.head_dim), k.reshape(1, rows, p.kv_heads, p.head_dim),
+                             v.reshape(1, rows, p.kv_heads, p.head_dim), p.window, p.scale, flavour=self.flavour)
+        return o.reshape(rows, -1)
 
     def traffic(self) -> dict[str, Any]:
         """Bytes this rank sent in the last prefill: per mixer layer (an all-gather: it receives
