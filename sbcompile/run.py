@@ -26,6 +26,7 @@ examples:
   sbcompile run out/ --text "def main(" --generate 80 --temperature 0.8 --top-k 20 --seed 1 --stop $'\\n\\n'
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
   sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
+  torchrun --nproc-per-node 4 -m sbcompile run out/ --tokens long.txt   cuda: prefill split over 4 GPUs
 A tokens file holds whitespace-separated integers. --text needs a tokenizer: the checkpoint's own
 (carried into the artifact as tokenizer.json) or a byte-level model's (vocab 256).
 """
