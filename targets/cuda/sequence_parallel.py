@@ -76,6 +76,7 @@ class SequenceParallelExecutor(Executor):
         super().__init__(module, **options)
         self.rank, self.world, self.backend = dist.get_rank(), dist.get_world_size(), dist.get_backend()
         self.all_logits = all_logits
+        self.ranges: list[tuple[int, int]] = []  # every rank's token range of the last prefill
         self.summary = f"{self.flavour} on {self.world} ranks ({self.backend})"
         self.sent: dict[str, int] = {}  # bytes this rank sent per exchange (mixer result, or "logits")
         self.kinds: dict[str, str] = {}  # mixer result -> what it exchanged
