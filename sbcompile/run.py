@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ examples:
   sbcompile run out/ --text "def main(" --generate 80 --temperature 0.8 --top-k 20 --seed 1 --stop $'\\n\\n'
   sbcompile run out/ --tokens prompt.txt --save-logits logits.npy --stats
   sbcompile run out/ --inputs spikes.npy --save-outputs out.npy     a spiking network (e.g. from NIR)
+  torchrun --nproc-per-node 4 -m sbcompile run out/ --tokens long.txt   cuda: prefill split over 4 GPUs
 A tokens file holds whitespace-separated integers. --text needs a tokenizer: the checkpoint's own
 (carried into the artifact as tokenizer.json) or a byte-level model's (vocab 256).
 """
@@ -160,16 +162,29 @@ def run_main(argv: list[str]) -> int:
             return run_inputs(args, art, session, x)
     tokens = prompt_tokens(args, art)
     warn_past_context(art.module, len(tokens) + args.generate)
+    if launched_world() > 1:
+        from sbcompile.run_ranks import run_on_ranks
+        return run_on_ranks(args, art, tokens)
     with running(art.open(args.target, args.hardware)) as session, \
             delayed_progress(f"sbcompile run {args.artifact.name}") as progress:
         res = art.run(tokens=tokens, generate=args.generate, target=args.target, progress=progress,
                       session=session, **sampling_options(args))
+    return print_result(args, art, res)
+
+
+def launched_world() -> int:
+    """The number of ranks torchrun (or another env:// launcher) started this process among; 1 outside one."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def print_result(args: argparse.Namespace, art: Any, res: Any) -> int:
+    """Save the logits, print the generated text (or the next-token prediction) and the summary line."""
     if args.save_logits:
         args.save_logits.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.save_logits, res.logits)
     sys.stdout.write(generated_output(args, art.codec, res) if args.generate else next_token_summary(art.codec, res))
     rate = f", decode {len(res.tokens) / res.seconds['decode']:.1f} tok/s" if len(res.tokens) else ""
-    print(f"sbcompile run: {res.session}: prefill {len(tokens)} tokens in {res.seconds['prefill']:.3f} s{rate}",
+    print(f"sbcompile run: {res.session}: prefill {len(res.prompt)} tokens in {res.seconds['prefill']:.3f} s{rate}",
           file=sys.stderr)
     if args.stats:
         print(format_activity(res.stats, language_model=True), file=sys.stderr)

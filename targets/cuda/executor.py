@@ -432,15 +432,7 @@ class Executor:
         p = n.op.params
         q, k, v = args
         t, w = q.shape[0], p.window
-        st = self.states.get(n.index)
-        if st is None:
-            size = w if w is not None else None
-            if size is None:
-                raise SbirError("the cuda plan's window attention needs a window (full attention: the correctness session)")
-            st = self.states[n.index] = {
-                "k": torch.zeros((1, p.kv_heads, size, p.head_dim), dtype=self.dtype, device=self.device),
-                "v": torch.zeros((1, p.kv_heads, size, p.head_dim), dtype=self.dtype, device=self.device),
-                "mask": torch.full((size,), float("-inf"), dtype=self.dtype, device=self.device)}
+        st = self._window_cache(n)
         if t == 1 and self._t == 1:
             return self._window_step(p, st, q, k, v)
         if self.position == 0:
@@ -449,12 +441,30 @@ class Executor:
             o = o.reshape(t, -1)
         else:
             o = self._window_torch(p, st, q, k, v)
+        self._keep_window(p, st, k, v, self.position + t)
+        return o
+
+    def _window_cache(self, n: plan_mod.Node) -> dict[str, torch.Tensor]:
+        """The op's ring of the last window keys and values (decode state), made on first use."""
+        p, st = n.op.params, self.states.get(n.index)
+        if st is None:
+            if p.window is None:
+                raise SbirError("the cuda plan's window attention needs a window (full attention: the correctness session)")
+            shape = (1, p.kv_heads, p.window, p.head_dim)
+            st = self.states[n.index] = {
+                "k": torch.zeros(shape, dtype=self.dtype, device=self.device),
+                "v": torch.zeros(shape, dtype=self.dtype, device=self.device),
+                "mask": torch.full((p.window,), float("-inf"), dtype=self.dtype, device=self.device)}
+        return st
+
+    def _keep_window(self, p, st, k: torch.Tensor, v: torch.Tensor, end: int) -> None:
+        """Write the last window - 1 of `k`, `v` (rows ending at position `end`) into the ring."""
+        t, w = k.shape[0], p.window
         keep = min(t, w - 1)
-        slots = torch.arange(self.position + t - keep, self.position + t, device=self.device) % w
+        slots = torch.arange(end - keep, end, device=self.device) % w
         st["k"][0, :, slots] = k[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
         st["v"][0, :, slots] = v[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
         st["mask"][slots] = 0
-        return o
 
     def _window_step(self, p, st, q, k, v) -> torch.Tensor:
         """One query: write the key at slot pos mod window, attend the ring (empty slots masked)."""
