@@ -207,7 +207,7 @@ def summary_lines(report: dict, per: str) -> list[str]:
     out = [f"- {sum(report.get('ops', {}).values()):,} ops, {report.get('params', 0):,} parameters"]
     if "cores_used" in report:
         chips = report.get("chips_used", report.get("chips_needed", 0))
-        out.append(f"- {report['cores_used']:,} neurocores on {chips:,} chips of {report['system']}, "
+        out.append(f"- {report['cores_used']:,} neurocores on {chips:,} chip{'s' if chips != 1 else ''} of {report['system']}, "
                    f"{len(report.get('host_ops', []))} ops on embedded or host processors")
     lv = report.get("lava", {})
     if lv.get("emitted"):
