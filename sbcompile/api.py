@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import tempfile
 import time
@@ -178,8 +179,9 @@ def compile(source: Any, target: str = "ref", passes: str | Sequence[Pass | str]
     pipeline, added = parse_passes(passes, tgt.default_pipeline), []
     if opts.legalize:
         pipeline, added = tgt.legalize(pipeline)
-    if opts.k is not None and opts.k <= 0:
-        raise SbirError(f"--k must be positive, got {opts.k}")
+    for name, value in (("k", opts.k), ("dt", opts.dt)):  # checked before any tracing
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise SbirError(f"--{name} must be a positive finite number, got {value}")
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import math
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -195,9 +194,6 @@ def check_compile_options(args: argparse.Namespace, passes: list, emit: str, req
     """Every option and path checked before the (possibly long) frontend runs."""
     from sbcompile.passes import PASSES
 
-    for flag, value in (("--k", args.k), ("--dt", args.dt)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise SbirError(f"{flag} must be a positive finite number, got {value}")
     known = {p.name for p in passes} | set(required) | {"calibrate"}  # legalization and calibration may add these
     for flag in ("print_ir_after", "print_ir_before"):
         for name in sorted(_names(getattr(args, flag)) or ()):
