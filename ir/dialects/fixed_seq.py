@@ -122,6 +122,12 @@ def fixed_gla(state: np.ndarray | None, ints: list[np.ndarray], p: FixedGLAParam
     return s, out.transpose(1, 0, 2).reshape(qh.shape[1], -1), saturated
 
 
+def expect_fracs(p: Any, fields: tuple[str, ...]) -> None:
+    """Fraction bits of 24-bit values lie in [0, 23]."""
+    for f in fields:
+        expect(0 <= getattr(p, f) <= 23, f"{f} must lie in [0, 23], got {getattr(p, f)}")
+
+
 @register
 class FixedGLA(GLA):
     """Gated linear attention with an integer state and table decays."""
@@ -130,8 +136,7 @@ class FixedGLA(GLA):
     params = FixedGLAParams
 
     def result_types(self, p: FixedGLAParams, ts: list[Type]) -> list[Type]:
-        for f in ("q_frac", "k_frac", "v_frac", "out_frac", "state_frac"):
-            expect(0 <= getattr(p, f) <= 23, f"{f} must lie in [0, 23], got {getattr(p, f)}")
+        expect_fracs(p, ("q_frac", "k_frac", "v_frac", "out_frac", "state_frac"))
         expect(2 <= p.gate_frac <= 20 and 8 <= p.decay_bits <= 23,
                f"gate_frac must lie in [2, 20] and decay_bits in [8, 23], got {p.gate_frac} and {p.decay_bits}")
         return super().result_types(p, ts)
@@ -172,8 +177,7 @@ class FixedWindowAttention(WindowAttention):
     params = FixedWindowAttentionParams
 
     def result_types(self, p: FixedWindowAttentionParams, ts: list[Type]) -> list[Type]:
-        for f in ("q_frac", "k_frac", "v_frac", "out_frac", "score_frac"):
-            expect(0 <= getattr(p, f) <= 23, f"{f} must lie in [0, 23], got {getattr(p, f)}")
+        expect_fracs(p, ("q_frac", "k_frac", "v_frac", "out_frac", "score_frac"))
         expect(8 <= p.prob_bits <= 23, f"prob_bits must lie in [8, 23], got {p.prob_bits}")
         return super().result_types(p, ts)
 

@@ -351,13 +351,8 @@ class Lowering:
 
     def fixed_seq_endpoint(self, value: str, encoding: str) -> str:
         op = self.module.ops[self.producer[value]]
-        name = f"{self.kind[self.producer[value]]}_{value}"
-        if encoding == "packed":
-            return f"{name}.y_out"
-        if encoding == f"fixed:{op.params.out_frac}":
-            return f"{name}.q_out"
-        raise SbirError(f"loihi2 lowering: {op.name} %{value} (out_frac {op.params.out_frac}) cannot feed a "
-                        f"consumer that takes {encoding}; give the consumer the same fraction bits", op.where())
+        return fixed_port(f"{self.kind[self.producer[value]]}_{value}", op, encoding, op.params.out_frac,
+                          f"{op.name} %{value} (out_frac {op.params.out_frac})", "give the consumer the same fraction bits")
 
     # ---- end of the fixed-point sequence mixers ----
 
@@ -374,12 +369,9 @@ class Lowering:
             return self.fixed_seq_endpoint(value, encoding)
         if kind == "norm":
             op = self.module.ops[self.producer[value]]
-            if encoding == "packed":
-                return f"norm_{value}.y_out"
-            if encoding == f"fixed:{op.params.frac_bits}":
-                return f"norm_{value}.q_out"
-            raise SbirError(f"loihi2 lowering: fixed-point nn.rmsnorm %{value} (frac_bits {op.params.frac_bits}) "
-                            f"cannot feed a consumer that takes {encoding}; give both the same frac_bits", op.where())
+            return fixed_port(f"norm_{value}", op, encoding, op.params.frac_bits,
+                              f"fixed-point nn.rmsnorm %{value} (frac_bits {op.params.frac_bits})",
+                              "give both the same frac_bits")
         spec = self.procs[_group_name(self.rank[value])]
         outs = spec.params["outputs"]
         for o in outs:
@@ -389,6 +381,16 @@ class Lowering:
         outs.append({"port": port, "value": value, "encoding": encoding})
         spec.out_ports[port] = encoded_size(self.layouts[value], encoding)
         return f"{spec.name}.{port}"
+
+
+def fixed_port(name: str, op: Op, encoding: str, frac: int, what: str, fix: str) -> str:
+    """The out port of a fixed-point process (norm, GLA, attention) for a consumer's `encoding`:
+    the packed value, or its integers when the consumer takes the same fraction bits."""
+    if encoding == "packed":
+        return f"{name}.y_out"
+    if encoding == f"fixed:{frac}":
+        return f"{name}.q_out"
+    raise SbirError(f"loihi2 lowering: {what} cannot feed a consumer that takes {encoding}; {fix}", op.where())
 
 
 def _group_name(r: Rank) -> str:
