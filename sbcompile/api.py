@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sbcompile.artifact import MODULE_FILE, REPORT_JSON, atomic_directory, write_module, write_report, write_timings
-from sbcompile.generation import RunResult, encode_prompt, reference_activity, run_inputs, run_tokens
+from sbcompile.generation import RunResult, encode_prompt, reference_activity, run_inputs, run_tokens, running
 from sbcompile.ir import Module, SbirError, verify
 from sbcompile.passes import Pass, PassContext
 from sbcompile.pass_manager import Instrument, PassManager, TimePasses, Verify
@@ -124,9 +124,11 @@ class Artifact:
         models, or `tokens`), then generate `generate` tokens (greedy at temperature 0, else
         sampled with `top_k` and `seed`, ending early after `stop`); or, for a spiking network
         without token input, run `inputs` [time, ...]. Each call starts a new sequence (unless
-        given a `session` from `open`)."""
+        given a `session` from `open`; a session it opens itself is closed before it returns)."""
         if session is None:
-            session = self.open(target, hardware)
+            with running(self.open(target, hardware)) as own:
+                return self.run(text, tokens, inputs, generate, temperature=temperature, top_k=top_k, seed=seed,
+                                stop=stop, target=target, hardware=hardware, progress=progress, session=own)
         name = target or self.target
         if inputs is not None:
             res = run_inputs(session, name, self.module, np.asarray(inputs))

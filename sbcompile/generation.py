@@ -5,8 +5,9 @@ returns (`RunResult`). `Artifact.run` and `sbcompile run` both drive sessions th
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -31,6 +32,17 @@ class RunResult:
     outputs: np.ndarray | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     session: str = ""  # what ran it (the session's summary)
+
+
+@contextmanager
+def running(session: Any) -> Iterator[Any]:
+    """The session, shut down however the block ends (Lava's processes would otherwise outlive it)."""
+    try:
+        yield session
+    finally:
+        close = getattr(session, "close", None)
+        if close is not None:
+            close()
 
 
 def encode_prompt(module: Module, codec: TextCodec | None, text: str | None,

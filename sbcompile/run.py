@@ -16,6 +16,7 @@ import numpy as np
 
 from sbcompile.artifact import REPORT_JSON, check_file_output
 from sbcompile.failures import OneLineParser
+from sbcompile.generation import running
 from sbcompile.ir import Module, SbirError, Type
 from sbcompile.ir.types import is_int
 from sbcompile.progress import Progress
@@ -136,17 +137,6 @@ def warn_past_context(module: Module, tokens: int) -> None:
     if isinstance(context, int) and tokens > context:
         print(f"sbcompile run: warning: {tokens} tokens exceed the {context} tokens @{module.name} was trained on; "
               "outputs past that are extrapolation", file=sys.stderr)
-
-
-@contextmanager
-def running(session: Any) -> Iterator[Any]:
-    """The session, shut down however the block ends (Lava's processes would otherwise outlive it)."""
-    try:
-        yield session
-    finally:
-        close = getattr(session, "close", None)
-        if close is not None:
-            close()
 
 
 def run_main(argv: list[str]) -> int:

@@ -160,26 +160,35 @@ class LavaSession:
         try:
             yield
         except _GroupFailed:
-            for child in multiprocessing.active_children():
-                child.kill()
-            self.closed = True
+            self._end_processes()
             raise SbirError(f"loihi2: Lava run failed in {self.errors.get()}") from None
         finally:
             signal.signal(signal.SIGUSR1, previous)
 
     def close(self) -> None:
+        """Stop Lava's processes; a second call does nothing. Lava's own stop waits on every
+        process, so it is used only when all of them run; otherwise they are ended directly."""
         runtime = self.injector.runtime
         if runtime is None or self.closed:
             return
-        self.closed = True
-        if runtime._is_started:
+        actors = runtime._messaging_infrastructure.actors
+        if runtime._is_started and all(actor.is_alive() for actor in actors):
+            self.closed = True
+            atexit.unregister(self.close)
             self.injector.stop()
             return
-        # Never ran (an error came first): Lava's stop would wait forever on processes that never
-        # started, so end them and free their shared memory directly.
+        self._end_processes()
+
+    def _end_processes(self) -> None:
+        """End this session's processes (not other sessions') and free their shared memory:
+        after a failure, or before any run (Lava's stop would wait on them forever)."""
+        self.closed = True
+        atexit.unregister(self.close)
+        runtime = self.injector.runtime
         messaging = runtime._messaging_infrastructure
         for actor in messaging.actors:
             actor.kill()
+            actor.join()  # killed: returns at once (Lava's join takes no timeout)
         messaging.stop()
         runtime._watchdog_manager.stop()
 
