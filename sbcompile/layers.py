@@ -1,6 +1,7 @@
 """Per-layer figures of a compiled language model, for the report's layer table and the per-layer
 plots: ops, projections, cores, the spike rate (measured by calibration, or assumed from the
-SpikingBrain report) and where it came from, synaptic events and Loihi-style energy per token,
+SpikingBrain report) and where it came from, synaptic events (one per graded spike and synapse:
+a channel sends one in each token its count is not zero) and Loihi-style energy per token,
 host traffic, and the time steps a token spends in the layer along the schedule's critical path.
 Every column adds up to the report's own total (energy: the Loihi-style figure less its hops)."""
 
@@ -43,7 +44,8 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
     mapped = any("hw.cores" in op.attrs for op in module.ops)
     for op in module.ops:
         row = rows.setdefault(keys[op.result.name], {"ops": 0, "projections": 0, "cores": 0, "measured": 0,
-                                                     "assumed": 0, "events": 0.0, "neurons": 0, "macs": 0.0})
+                                                     "assumed": 0, "spikes": 0.0, "events": 0.0, "neurons": 0,
+                                                     "macs": 0.0})
         row["ops"] += 1
         if mapped and "hw.cores" in op.attrs:
             row["cores"] += int(op.attrs["hw.cores"][1])
@@ -57,7 +59,8 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
         spikes = bitwise_spikes(src)
         row["measured" if spikes is not None else "assumed"] += 1
         rate = spikes if spikes is not None else PAPER_SPIKES_PER_CHANNEL
-        row["events"] += rate * n_in * n_out
+        row["spikes"] += rate * n_in * n_out
+        row["events"] += active_share(src, report) * n_in * n_out
         row["macs"] += n_in * n_out
         row["neurons"] += n_out
     host = {h["value"]: h for h in report.get("host_ops", [])}
@@ -69,7 +72,7 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
         line: dict[str, Any] = {"ops": row["ops"], "projections": row["projections"]}
         if mapped:
             line["cores"] = row["cores"]
-        line["bitwise spikes/channel"] = round(row["events"] / row["macs"], 4) if row["macs"] else "-"
+        line["bitwise spikes/channel"] = round(row["spikes"] / row["macs"], 4) if row["macs"] else "-"
         line["rate from"] = ("-" if not row["macs"] else f"measured on {calib_tokens} tokens" if not row["assumed"] else
                              "assumed (the report's 1.13)" if not row["measured"] else
                              f"{row['measured']} measured, {row['assumed']} assumed")
@@ -86,6 +89,17 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
             line["time steps/token"] = sum(s for v, s in steps.items() if keys.get(v) == key)
         out[key] = line
     return out
+
+
+def active_share(encoder: Any, report: dict[str, Any]) -> float:
+    """The share of tokens in which the encoder's channels send a graded spike, as placement
+    counts messages: calibrated, else the placement's assumption."""
+    from sbcompile.passes.traffic import PAPER_ACTIVE_SHARE
+
+    active = encoder.attrs.get("calib.active")
+    if active:
+        return sum(active) / len(active)
+    return float(report.get("place", {}).get("default_active", PAPER_ACTIVE_SHARE))
 
 
 def critical_path_steps(report: dict[str, Any], results: dict[str, Any]) -> dict[str, int]:

@@ -47,10 +47,10 @@ def test_every_op_on_cores_and_the_relu_fused() -> None:
 
 def test_core_to_core_share_counts_the_traffic_graph() -> None:
     """Per token: 16 values from the host to the chip's relay and on to e0's neurons (off-core, twice),
-    16 x 1.13 spikes e0 -> d0,
-    16 values d0 (relu fused) -> e1, 16 x 1.13 spikes e1 -> d1, 8 sums d1 -> the argmax (off-core)."""
+    16 x 0.816 spikes e0 -> d0,
+    16 values d0 (relu fused) -> e1, 16 x 0.816 spikes e1 -> d1, 8 sums d1 -> the argmax (off-core)."""
     ctx = mapped(two_layers(), load_system(None))
-    on, off = 2 * 16 * 1.13 + 16, 2 * 16 + 8
+    on, off = 2 * 16 * 0.816 + 16, 2 * 16 + 8
     assert ctx.report["place"]["ours"]["messages_per_token"] == pytest.approx(on + off)
     assert ctx.report["placement"]["core_to_core_share"] == pytest.approx(on / (on + off), abs=1e-4)
     t = find(ctx, Traffic)

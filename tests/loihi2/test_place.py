@@ -57,19 +57,19 @@ def test_kernighan_lin_groups_each_encoders_projections_on_one_chip() -> None:
         if "hw.chips" in op.attrs:
             by_encoder.setdefault(op.operands[0].name, set()).update(op.attrs["hw.chips"])
     assert sorted(map(sorted, by_encoder.values())) == [[0], [1]]  # X on one chip, Y on the other
-    assert placement.cut_after < placement.cut_before and ctx.report["place"]["refinement_kept"]
+    assert placement.cut_after < placement.cut_before and ctx.report["place"]["assignment"] == "refined"
     p = ctx.report["place"]
     assert p["ours"]["cross_chip_messages_per_token"] == 0
     # packed in order (no refinement, one instance per encoder): each encoder's home is chip 0
-    # (a tie, broken low) and it sends its 16 channels x 1.13 spikes to the 2 tiles on chip 1
-    assert p["baseline_no_relays"]["cross_chip_messages_per_token"] == pytest.approx(2 * 2 * 16 * 1.13)
+    # (a tie, broken low) and it sends its 16 channels x 0.816 graded spikes to the 2 tiles on chip 1
+    assert p["baseline_no_relays"]["cross_chip_messages_per_token"] == pytest.approx(2 * 2 * 16 * 0.816)
     # 8 tiles x 16 spike channels, 8 tiles x 4 partial sums, the input to both encoders
-    assert p["ours"]["messages_per_token"] == pytest.approx(8 * 16 * 1.13 + 8 * 4 + 2 * 16)
+    assert p["ours"]["messages_per_token"] == pytest.approx(8 * 16 * 0.816 + 8 * 4 + 2 * 16)
 
 
 def test_relays_cross_each_chip_once() -> None:
     """One encoder feeding a 4-tile projection on two chips: its spikes cross to the second chip
-    once (16 channels x 1.13) and are relayed there to both tiles; the second chip's partial sums
+    once (16 channels x 0.816) and are relayed there to both tiles; the second chip's partial sums
     (8 channels) are merged there and cross once to the next encoder's home."""
     m = Module("one")
     b = Builder(m)
@@ -81,9 +81,9 @@ def test_relays_cross_each_chip_once() -> None:
     ctx = run(m, Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip))
     t = find(ctx, Traffic)
     cross = np.nonzero(t.cross_chip)[0]
-    assert sorted((t.kind[i], t.messages[i]) for i in cross) == [("partial", 8.0), ("spike", pytest.approx(16 * 1.13))]
+    assert sorted((t.kind[i], t.messages[i]) for i in cross) == [("partial", 8.0), ("spike", pytest.approx(16 * 0.816))]
     baseline = ctx.report["place"]["baseline_no_relays"]  # each tile on chip 1 reached directly
-    assert baseline["cross_chip_messages_per_token"] == pytest.approx(2 * 16 * 1.13 + 2 * 4)
+    assert baseline["cross_chip_messages_per_token"] == pytest.approx(2 * 16 * 0.816 + 2 * 4)
 
 
 def test_deterministic_under_seed() -> None:

@@ -38,42 +38,42 @@ def compile_(m: Module, system: Loihi2System) -> PassContext:
 
 def test_one_core() -> None:
     """input (host, 64 spike channels) -> projection 64 -> 32 on one core -> encoder. Step 0: the
-    chip's relay forwards 64 x 1.13 = 72.32 spikes (72.32 ops); step 1: the core does 72.32 x 32 =
-    2,314.24 synaptic ops; step 2: the encoder, 32 x 6 = 192 ops. Rates 1 G synops/s, 0.1 G
+    chip's relay forwards the graded spikes of 64 x 0.816 = 52.224 channels (52.224 ops); step 1: the
+    core does 52.224 x 32 = 1,671.168 synaptic ops; step 2: the encoder, 32 x 6 = 192 ops. Rates 1 G synops/s, 0.1 G
     ops/s per embedded processor, 1 us barrier."""
     system = Loihi2System(name="one", chip=Loihi2Chip(placement=X86_ENCODERS), costs=costs(synops_per_s_per_core=1e9, embedded_ops_per_s=1e8, barrier_s=1e-6,
                                                   chip_static_w=1.0, synop_j=1e-12, neuron_update_active_j=1e-11,
                                                   neuron_update_idle_j=1e-12))
     ctx = compile_(dense_chain([64, 32]), system)
     s = ctx.report["schedule"]
-    decode = (72.32 / 1e8 + 1e-6) + (2314.24 / 1e9 + 1e-6) + (192 / 1e8 + 1e-6)
+    decode = (52.224 / 1e8 + 1e-6) + (1671.168 / 1e9 + 1e-6) + (192 / 1e8 + 1e-6)
     assert s["steps_per_token"] == 3
     assert s["decode_ms_per_token"] == {k: pytest.approx(decode * 1e3, rel=1e-3) for k in ("low", "central", "high")}
-    # pipelined: the core's 2,314.24 synops bound the step (the encoder's processor: 1.92 us)
-    assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / (2314.24 / 1e9 + 1e-6), rel=1e-3)
-    assert s["prefill_bound"] == "synaptic ops"
+    # pipelined: the encoder's processor, 1.92 us, bounds the step (the core's synops: 1.67 us)
+    assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / (192 / 1e8 + 1e-6), rel=1e-3)
+    assert s["prefill_bound"] == "embedded processors"
     e = ctx.report["energy"]
     assert e["static_j_per_token"]["central"] == pytest.approx(1 * 1.0 * decode, rel=1e-3)  # one chip, 1 W
     # 32 neurons active once, with their accumulator program (8 micro-ops, 8/9 of a LIF update), idle in the
     # other 2 of 3 steps
-    assert e["dynamic_j_per_token"]["central"] == pytest.approx(2314.24e-12 + (32 + 32 * 8 / 9) * 1e-11 + 64e-12, rel=1e-6)
+    assert e["dynamic_j_per_token"]["central"] == pytest.approx(1671.168e-12 + (32 + 32 * 8 / 9) * 1e-11 + 64e-12, rel=1e-6)
 
 
 def test_one_link_saturated() -> None:
     """The same module with a 1 Mbit/s mesh: the host's spikes reach the chip's west edge at row
     0, the relay (second embedded processor, row 8) and return to the core at (0, 0): the links
-    between rows 0 and 8 carry 2 x 72.32 x 40 bits per token, and bound the step."""
+    between rows 0 and 8 carry 2 x 52.224 x 40 bits per token, and bound the step."""
     system = Loihi2System(name="one", chip=Loihi2Chip(placement=X86_ENCODERS), costs=costs(noc_link_bits_per_s=1e6, barrier_s=1e-6))
     s = compile_(dense_chain([64, 32]), system).report["schedule"]
-    link = 2 * 72.32 * 40 / 1e6
+    link = 2 * 52.224 * 40 / 1e6
     assert s["prefill_bound"] == "mesh links"
     assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / (link + 1e-6), rel=1e-6)
     assert s["decode_ms_per_token"]["central"] == pytest.approx((link + 3e-6) * 1e3, rel=1e-6)
 
 
 def test_two_chips_and_a_slow_chip_link() -> None:
-    """An encoder feeding a 4-tile projection over two chips: in step 2 its 16 x 1.13 spikes
-    cross the chip link once (40 bits each), in step 3 the second chip's 8 merged partial sums
+    """An encoder feeding a 4-tile projection over two chips: in step 2 the graded spikes of
+    16 x 0.816 channels cross the chip link once (40 bits each), in step 3 the second chip's 8 merged partial sums
     cross back (56 bits each); 1 kbit/s and 1 ms per crossing."""
     m = Module("one")
     b = Builder(m)
@@ -86,7 +86,7 @@ def test_two_chips_and_a_slow_chip_link() -> None:
                           costs=costs(chip_link_bits_per_s=1e3, chip_link_latency_s=1e-3, chip_static_w=2.0))
     ctx = compile_(m, system)
     s, e = ctx.report["schedule"], ctx.report["energy"]
-    spikes, partials = 16 * 1.13 * 40, 8 * 56
+    spikes, partials = 16 * 0.816 * 40, 8 * 56
     assert s["decode_ms_per_token"]["central"] == pytest.approx((spikes / 1e3 + 1e-3 + partials / 1e3 + 1e-3) * 1e3)
     assert s["prefill_tokens_per_s"]["central"] == pytest.approx(1 / ((spikes + partials) / 1e3 + 1e-3))
     assert s["prefill_bound"] == "chip links"
