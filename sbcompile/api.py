@@ -125,20 +125,19 @@ class Artifact:
         sampled with `top_k` and `seed`, ending early after `stop`); or, for a spiking network
         without token input, run `inputs` [time, ...]. Each call starts a new sequence (unless
         given a `session` from `open`; a session it opens itself is closed before it returns)."""
-        if session is None:
-            with running(self.open(target, hardware)) as own:
-                return self.run(text, tokens, inputs, generate, temperature=temperature, top_k=top_k, seed=seed,
-                                stop=stop, target=target, hardware=hardware, progress=progress, session=own)
-        name = target or self.target
-        if inputs is not None:
-            res = run_inputs(session, name, self.module, np.asarray(inputs))
-            if not res.stats.get("total") and name != "ref":
-                res.stats = reference_activity(self.module, np.asarray(inputs), name)
-            res.stats["steps"] = len(inputs)
-            return res
-        prompt = encode_prompt(self.module, self.codec, text, tokens)
-        return run_tokens(session, name, self.codec, prompt, generate, Sampler(temperature, top_k, seed),
-                          stop, progress or (lambda what, fraction: None))
+        opened = self.open(target, hardware) if session is None else None
+        with running(opened):
+            session = opened if session is None else session
+            name = target or self.target
+            if inputs is not None:
+                res = run_inputs(session, name, self.module, np.asarray(inputs))
+                if not res.stats.get("total") and name != "ref":
+                    res.stats = reference_activity(self.module, np.asarray(inputs), name)
+                res.stats["steps"] = len(inputs)
+                return res
+            prompt = encode_prompt(self.module, self.codec, text, tokens)
+            return run_tokens(session, name, self.codec, prompt, generate, Sampler(temperature, top_k, seed),
+                              stop, progress or (lambda what, fraction: None))
 
     def open(self, target: str | None = None, hardware: bool = False) -> Any:
         """A fresh session, `session(tokens) -> logits` (a new sequence, continued by each call);

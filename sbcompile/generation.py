@@ -36,7 +36,8 @@ class RunResult:
 
 @contextmanager
 def running(session: Any) -> Iterator[Any]:
-    """The session, shut down however the block ends (Lava's processes would otherwise outlive it)."""
+    """The session, shut down however the block ends (Lava's processes would otherwise outlive it);
+    None: nothing to shut down."""
     try:
         yield session
     finally:

@@ -94,12 +94,10 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
 def active_share(encoder: Any, report: dict[str, Any]) -> float:
     """The share of tokens in which the encoder's channels send a graded spike, as placement
     counts messages: calibrated, else the placement's assumption."""
-    from sbcompile.passes.traffic import PAPER_ACTIVE_SHARE
+    from sbcompile.passes.traffic import PAPER_ACTIVE_SHARE, channel_rates
 
-    active = encoder.attrs.get("calib.active")
-    if active:
-        return sum(active) / len(active)
-    return float(report.get("place", {}).get("default_active", PAPER_ACTIVE_SHARE))
+    default = float(report.get("place", {}).get("default_active", PAPER_ACTIVE_SHARE))
+    return float(channel_rates(encoder, encoder.result.type.shape[-1], default).mean())
 
 
 def critical_path_steps(report: dict[str, Any], results: dict[str, Any]) -> dict[str, int]:

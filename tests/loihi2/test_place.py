@@ -42,6 +42,18 @@ def two_chips() -> Loihi2System:
     return Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip)
 
 
+def encoder_projection_on_two_chips() -> tuple[Module, Loihi2Chip]:
+    """An encoder feeding a 16 -> 16 projection, then an encoder; chips of 2 cores of 4 neurons
+    (the projection's 4 tiles span two chips)."""
+    m = Module("one")
+    b = Builder(m)
+    x = b.input("x", tensor(["seq", 16]))
+    m.weights.add_fake("w", (16, 16))
+    y = b.op("syn.dense", [b.op("spike.encode", [x])], weight="w", out_features=16)
+    b.output(b.op("spike.encode", [y]))
+    return m, Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1), placement=X86_ENCODERS)
+
+
 def test_hilbert_order_visits_every_cell_once_in_unit_steps() -> None:
     cells = hilbert_order(8, 16)
     assert sorted(cells) == [(x, y) for x in range(8) for y in range(16)]
@@ -71,13 +83,7 @@ def test_relays_cross_each_chip_once() -> None:
     """One encoder feeding a 4-tile projection on two chips: its spikes cross to the second chip
     once (16 channels x 0.816) and are relayed there to both tiles; the second chip's partial sums
     (8 channels) are merged there and cross once to the next encoder's home."""
-    m = Module("one")
-    b = Builder(m)
-    x = b.input("x", tensor(["seq", 16]))
-    m.weights.add_fake("w", (16, 16))
-    y = b.op("syn.dense", [b.op("spike.encode", [x])], weight="w", out_features=16)
-    b.output(b.op("spike.encode", [y]))
-    chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1), placement=X86_ENCODERS)
+    m, chip = encoder_projection_on_two_chips()
     ctx = run(m, Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip))
     t = find(ctx, Traffic)
     cross = np.nonzero(t.cross_chip)[0]

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from sbcompile.frontend import load
-from sbcompile.ir import Builder, Module, tensor
+from sbcompile.ir import Module
 from sbcompile.ir.dialects.syn import Dense
 from sbcompile.passes import PassContext, parse_pipeline
 from sbcompile.targets.loihi2.costs import Loihi2Costs, Range
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System, load_system
 from tests.loihi2.test_partition import X86_ENCODERS, dense_chain
+from tests.loihi2.test_place import encoder_projection_on_two_chips
 
 TINY = Path(__file__).parents[2] / "examples" / "tiny"
 IDEAL = 1e30  # a rate so high, or a cost so low (1 / IDEAL), that it never counts
@@ -75,13 +76,7 @@ def test_two_chips_and_a_slow_chip_link() -> None:
     """An encoder feeding a 4-tile projection over two chips: in step 2 the graded spikes of
     16 x 0.816 channels cross the chip link once (40 bits each), in step 3 the second chip's 8 merged partial sums
     cross back (56 bits each); 1 kbit/s and 1 ms per crossing."""
-    m = Module("one")
-    b = Builder(m)
-    x = b.input("x", tensor(["seq", 16]))
-    m.weights.add_fake("w", (16, 16))
-    y = b.op("syn.dense", [b.op("spike.encode", [x])], weight="w", out_features=16)
-    b.output(b.op("spike.encode", [y]))
-    chip = Loihi2Chip(cores_per_chip=2, neurons_per_core=4, mesh=(2, 1), placement=X86_ENCODERS)
+    m, chip = encoder_projection_on_two_chips()
     system = Loihi2System(name="two", chips=2, chip_mesh=(2, 1), chip=chip,
                           costs=costs(chip_link_bits_per_s=1e3, chip_link_latency_s=1e-3, chip_static_w=2.0))
     ctx = compile_(m, system)

@@ -79,34 +79,32 @@ def _recurrent(cls, n: int, **kw):
     return cls(linear_features=n, init_hidden=True, reset_mechanism="zero", **kw)
 
 
-def rleaky_net(seed: int = 0):
-    """Linear(10->12) -> RLeaky(12) -> Linear(12->5) -> RLeaky(5)."""
-    import snntorch as snn
+def _recurrent_pair(seed: int, cls, first: dict, second: dict):
+    """Linear(10->12) -> cls(12) -> Linear(12->5) -> cls(5), weights scaled up so that both
+    layers spike."""
     import torch
 
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(10, 12), _recurrent(snn.RLeaky, 12, beta=0.9, reset_delay=False),
-                              torch.nn.Linear(12, 5), _recurrent(snn.RLeaky, 5, beta=0.8, reset_delay=False, output=True))
+    net = torch.nn.Sequential(torch.nn.Linear(10, 12), _recurrent(cls, 12, **first),
+                              torch.nn.Linear(12, 5), _recurrent(cls, 5, **second, output=True))
     with torch.no_grad():
         net[0].weight.mul_(4.0)
         net[1].recurrent.weight.mul_(3.0)
         net[2].weight.mul_(6.0)
         net[3].recurrent.weight.mul_(3.0)
     return net, (10,)
+
+
+def rleaky_net(seed: int = 0):
+    """Linear(10->12) -> RLeaky(12) -> Linear(12->5) -> RLeaky(5)."""
+    import snntorch as snn
+
+    return _recurrent_pair(seed, snn.RLeaky, {"beta": 0.9, "reset_delay": False}, {"beta": 0.8, "reset_delay": False})
 
 
 def rsynaptic_net(seed: int = 0):
     """Linear(10->12) -> RSynaptic(12) -> Linear(12->5) -> RSynaptic(5). (snnTorch 1.0.0 cannot
     simulate RSynaptic with reset_delay=False, so only its export is used.)"""
     import snntorch as snn
-    import torch
 
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(10, 12), _recurrent(snn.RSynaptic, 12, alpha=0.7, beta=0.9),
-                              torch.nn.Linear(12, 5), _recurrent(snn.RSynaptic, 5, alpha=0.6, beta=0.8, output=True))
-    with torch.no_grad():
-        net[0].weight.mul_(4.0)
-        net[1].recurrent.weight.mul_(3.0)
-        net[2].weight.mul_(6.0)
-        net[3].recurrent.weight.mul_(3.0)
-    return net, (10,)
+    return _recurrent_pair(seed, snn.RSynaptic, {"alpha": 0.7, "beta": 0.9}, {"alpha": 0.6, "beta": 0.8})

@@ -63,13 +63,18 @@ class _FixedSeqModel(PyLoihiProcessModel):
     """What both models do each step: align the inputs, run one token where one arrives, send."""
 
     ports: tuple[str, ...] = ()
-    tag: PyInPort
-    q_out: PyOutPort
-    y_out: PyOutPort
+    op_params: type  # the op's parameters, as the spec carries them
+    q_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    k_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    tag: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    q_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    y_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
         spec = proc_params["spec"]
+        self.p = self.op_params(**spec["params"]["op"])
         self.tokens = TokenClock(spec["latency"])
         self.width = spec["out_ports"]["q_out"]
         self.early = {port: DelayLine(d) for port, d in spec["params"]["delays"].items()}
@@ -98,18 +103,9 @@ class _FixedSeqModel(PyLoihiProcessModel):
 @tag("fixed_pt")
 class PyFixedGLAModel(_FixedSeqModel):
     ports = GLA_PORTS
-    q_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    k_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    op_params = FixedGLAParams
     g_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    tag: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    q_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    y_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
     state: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
-
-    def __init__(self, proc_params: dict) -> None:
-        super().__init__(proc_params)
-        self.p = FixedGLAParams(**proc_params["spec"]["params"]["op"])
 
     def token(self, ints: list[np.ndarray]) -> np.ndarray:
         shape = (self.p.heads, self.p.head_dim, self.p.head_dim)
@@ -123,16 +119,10 @@ class PyFixedGLAModel(_FixedSeqModel):
 @tag("fixed_pt")
 class PyFixedAttentionModel(_FixedSeqModel):
     ports = ATTENTION_PORTS
-    q_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    k_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    v_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    tag: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    q_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    y_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    op_params = FixedWindowAttentionParams
 
     def __init__(self, proc_params: dict) -> None:
         super().__init__(proc_params)
-        self.p = FixedWindowAttentionParams(**proc_params["spec"]["params"]["op"])
         self.sinks = [np.asarray(s, np.int64) for s in proc_params["sinks"]]
         self.cache: dict[str, np.ndarray] = {}
 
