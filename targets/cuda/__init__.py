@@ -20,7 +20,7 @@ PLAN_FILE = "plan.json"
 
 class _GpuTarget(Target):
     flavour: ClassVar[str] = "cuda"
-    default_pipeline = "canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul"
+    default_pipeline = "canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul,fuse-encode,fuse-residual"
 
     def machine(self) -> CudaMachine:
         return CudaMachine()

@@ -21,10 +21,13 @@ import torch.nn.functional as F
 from sbcompile.ir import Module, SbirError
 from sbcompile.ir.activity import SpikeStats, total
 from sbcompile.models.random_weights import SEED_ATTR, random_weight
+from sbcompile.passes.fuse_encode import ENCODED_BY
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
+from sbcompile.passes.fuse_residual import EPILOGUE_OF, RESIDUAL
 from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
 
 from . import plan as plan_mod
+from .kernels.fused_encode import norm_fits, rmsnorm_encode, silu_mul_encode
 from .kernels.gla_chunked import gla_chunked
 from .kernels.gla_recurrent import gla_recurrent
 from .kernels.group_quant import group_quant
@@ -33,7 +36,9 @@ from .kernels.rope import rope as rope_kernel
 from .kernels.silu_mul import silu_mul
 from .kernels.spike_encode import spike_encode_int8
 from .kernels.spike_gemm import spike_gemm, spike_gemm_grouped
+from .kernels.spike_gemv import spike_gemv
 from .kernels.window_attention import window_attention
+from .kernels.window_decode import window_decode
 from .torch_ops import count_bounds
 
 F32 = torch.float32
@@ -58,6 +63,31 @@ class Silu:
     """An nn.silu fused into its mul (fuse-silu-mul): holds the silu's input."""
 
     x: torch.Tensor
+
+
+@dataclass
+class Summed:
+    """A projection whose epilogue added the residual (fuse-residual): already the add's value."""
+
+    y: torch.Tensor
+
+
+@dataclass
+class Normed:
+    """An nn.rmsnorm fused into its encoder (fuse-encode): the norm's input and parameters."""
+
+    x: torch.Tensor
+    weight: torch.Tensor
+    eps: float
+    group: int | None
+
+
+@dataclass
+class SiluMul:
+    """A silu·mul fused into its encoder (fuse-encode): SiLU(a) * b, not yet computed."""
+
+    a: torch.Tensor
+    b: torch.Tensor
 
 
 def _rows(v: Any, a: int, b: int) -> Any:
@@ -85,6 +115,9 @@ class Executor:
         self.record_activity = record_activity  # spike statistics of eager runs (a host copy per encode)
         self.segments = plan_mod.build(module)
         self.nodes = [n for s in self.segments for n in s.nodes]
+        self._steps = self._prepare()
+        self.encoded = {n.result for s in self.segments for n in s.nodes  # producers an encoder computes
+                        if n.op.attrs.get(ENCODED_BY) in {m.result for m in s.nodes}}
         self.seed = module.attrs.get(SEED_ATTR)
         self._weights: dict[tuple, Any] = {}
         self._fan_in = self._fan_ins()
@@ -251,28 +284,45 @@ class Executor:
         t = ids.shape[0]
         full: dict[str, Any] = {self.module.inputs[0].results[0].name: ids}
         self._t = t
-        for si, seg in enumerate(self.segments):
+        for si, (seg, steps) in enumerate(zip(self.segments, self._steps)):
             if seg.mixer:
-                for n in seg.nodes:
-                    full[n.result] = getattr(self, n.rule)(n, [full[v.name] for v in n.op.operands], 0)
+                for fn, n, operands in steps:
+                    full[n.result] = fn(n, [full[v] for v in operands], 0)
             else:
                 tail = last_only and si == len(self.segments) - 1
                 spans = [(t - 1, t)] if tail else [(a, min(a + self.chunk, t)) for a in range(0, t, self.chunk)]
-                self._segment(seg, full, spans, t)
+                self._segment(seg, steps, full, spans, t)
             for name in seg.drop:
                 full.pop(name, None)
         return full[self.module.outputs[0].name]
 
-    def _segment(self, seg: plan_mod.Segment, full: dict[str, Any], spans: list[tuple[int, int]], t: int) -> None:
+    def _prepare(self) -> list[list[tuple[Callable, plan_mod.Node, list[str]]]]:
+        """Per segment, each op's rule method and operand names, looked up once (a decode step runs
+        hundreds of ops: no per-op attribute or class lookups on the way); token inputs left out."""
+        out = []
+        for seg in self.segments:
+            here = {n.result: n for n in seg.nodes}
+            steps = []
+            for n in seg.nodes:
+                if n.op.isa(plan_mod.Input):
+                    continue
+                operands = [v.name for v in n.op.operands]
+                if RESIDUAL in n.op.attrs and any(m.op.attrs.get(EPILOGUE_OF) == n.result for m in here.values()):
+                    operands.append(n.op.attrs[RESIDUAL])  # fuse-residual: the epilogue reads it
+                steps.append((getattr(self, n.rule), n, operands))
+            out.append(steps)
+        return out
+
+    def _segment(self, seg: plan_mod.Segment, steps: list, full: dict[str, Any], spans: list[tuple[int, int]],
+                 t: int) -> None:
         whole = spans == [(0, t)]
         for a, b in spans:
             env: dict[str, Any] = {}
-            for n in seg.nodes:
-                if n.result in env or n.op.isa(plan_mod.Input):  # a fused GEMM member (computed with its
-                    continue  # leader), or the token input (in `full`)
-                args = [env[v.name] if v.name in env else (full[v.name] if whole else _rows(full[v.name], a, b))
-                        for v in n.op.operands]
-                out = getattr(self, n.rule)(n, args, a)
+            for fn, n, operands in steps:
+                if n.result in env:  # a fused GEMM member, computed with its leader
+                    continue
+                args = [env[v] if v in env else (full[v] if whole else _rows(full[v], a, b)) for v in operands]
+                out = fn(n, args, a)
                 if isinstance(out, dict):
                     env.update(out)
                 else:
@@ -304,25 +354,37 @@ class Executor:
         return self.weight(n.op.params.weight, "act")[args[0].long()]
 
     def rmsnorm(self, n, args, a):
-        p = n.op.params
-        w = self.weight(p.weight, "f32") if p.weight is not None else \
-            torch.ones(p.group or args[0].shape[-1], dtype=F32, device=self.device)
-        return rmsnorm(args[0], w, p.eps, p.group, flavour=self.flavour)
+        p, x = n.op.params, args[0]
+        w = self.weight(p.weight, "f32") if p.weight is not None else self._ones(p.group or x.shape[-1])
+        if n.result in self.encoded and x.dim() == 2 and norm_fits(x.shape[-1]):
+            return Normed(x, w, p.eps, p.group)
+        return rmsnorm(x, w, p.eps, p.group, flavour=self.flavour)
+
+    def _ones(self, width: int) -> torch.Tensor:
+        key = ("ones", width)
+        if key not in self._weights:
+            self._weights[key] = torch.ones(width, dtype=F32, device=self.device)
+        return self._weights[key]
 
     def encode(self, n, args, a):
         p, x = n.op.params, args[0]
-        if p.group is None:
-            s, vth, _ = spike_encode_int8(x, p.k, vth_min=p.vth_min, vth_max=p.vth_max, flavour=self.flavour)
-            bounds = count_bounds(p)
-            if bounds is not None:
-                s = torch.clamp(s, *bounds)
+        if p.group is not None:  # per channel group (SWA's query), float32 math
+            lo, hi = count_bounds(p) or (-NO_BOUND, NO_BOUND)
+            s, vth = group_quant(x, p.group, amax=False, div=p.k, lo=p.vth_min, hi=p.vth_max, qlo=lo, qhi=hi,
+                                 dequant=False, out_dtype=F32, flavour=self.flavour)
             self._record(n, s)
-            return Spikes(s, vth)
-        lo, hi = count_bounds(p) or (-NO_BOUND, NO_BOUND)  # per channel group (SWA's query), float32 math
-        s, vth = group_quant(x, p.group, amax=False, div=p.k, lo=p.vth_min, hi=p.vth_max, qlo=lo, qhi=hi,
-                             dequant=False, out_dtype=F32, flavour=self.flavour)
+            return Spikes(s.reshape(x.shape[0], -1, p.group), vth)
+        if isinstance(x, Normed):  # fuse-encode: the producer is computed here, its output never stored
+            s, vth, _ = rmsnorm_encode(x.x, x.weight, x.eps, x.group, p.k, p.vth_min, p.vth_max, flavour=self.flavour)
+        elif isinstance(x, SiluMul):
+            s, vth, _ = silu_mul_encode(x.a, x.b, p.k, p.vth_min, p.vth_max, flavour=self.flavour)
+        else:
+            s, vth, _ = spike_encode_int8(x, p.k, vth_min=p.vth_min, vth_max=p.vth_max, flavour=self.flavour)
+        bounds = count_bounds(p)
+        if bounds is not None:
+            s = torch.clamp(s, *bounds)
         self._record(n, s)
-        return Spikes(s.reshape(x.shape[0], -1, p.group), vth)
+        return Spikes(s, vth)
 
     def _record(self, n: plan_mod.Node, counts: torch.Tensor) -> None:
         if self.record_activity and not self._capturing:
@@ -342,17 +404,24 @@ class Executor:
             codes, scale, bias, grouped, blocks = self._gemm_weights(leader)
             y = self._spike_gemm(x, codes, scale, bias, grouped)
             return {name: y[:, lo:hi] for name, lo, hi in blocks}
+        res = args[1] if len(args) > 1 else None  # fuse-residual
         if isinstance(x, Spikes) and p.scale is not None:
             scale = self.weight(p.scale, "f32")
             bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
-            return self._spike_gemm(x, self.weight(p.weight, "i8"), scale if scale.shape[-1] > 1 else scale.reshape(-1),
-                                    bias, scale.shape[-1] > 1)
+            grouped = scale.shape[-1] > 1
+            codes, scale = self.weight(p.weight, "i8"), scale if grouped else scale.reshape(-1)
+            if res is not None and x.counts.shape[0] == 1 and not grouped and x.vth.ndim == 2:
+                return Summed(spike_gemv(x.counts, codes, scale, x.vth, bias, residual=res, out_dtype=self.dtype,
+                                         flavour=self.flavour))
+            y = self._spike_gemm(x, codes, scale, bias, grouped)
+            return y if res is None else Summed(y + res)
         if isinstance(x, Spikes):
             x = self.spike_decode(n, [x], a)
         w = self.weight(p.weight, "act")
         if p.scale is not None:
             w = self._dequant(p)
-        return F.linear(x.to(self.dtype), w, self.weight(p.bias, "act") if p.bias is not None else None)
+        y = F.linear(x.to(self.dtype), w, self.weight(p.bias, "act") if p.bias is not None else None)
+        return y if res is None else Summed(y + res)
 
     def _dequant(self, p) -> torch.Tensor:
         key = ("dequant", p.weight)
@@ -366,7 +435,7 @@ class Executor:
     def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool) -> torch.Tensor:
         if x.vth.ndim != 2:
             raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
-        fn = spike_gemm_grouped if grouped else spike_gemm
+        fn = spike_gemm_grouped if grouped else spike_gemv if x.counts.shape[0] == 1 else spike_gemm
         return fn(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour)
 
     def relu(self, n, args, a):
@@ -387,11 +456,16 @@ class Executor:
         return args[0] * n.op.params.factor
 
     def add(self, n, args, a):
+        for v in args:
+            if isinstance(v, Summed):  # computed by the projection's epilogue (fuse-residual)
+                return v.y
         return args[0] + args[1]
 
     def mul(self, n, args, a):
         which = n.op.attrs.get(SILU_OPERAND)
         if which is not None and isinstance(args[which], Silu):
+            if n.result in self.encoded and args[1 - which].dim() == 2:
+                return SiluMul(args[which].x, args[1 - which])
             return silu_mul(args[which].x, args[1 - which], flavour=self.flavour)
         return args[0] * args[1]
 
@@ -453,8 +527,7 @@ class Executor:
             shape = (1, p.kv_heads, p.window, p.head_dim)
             st = self.states[n.index] = {
                 "k": torch.zeros(shape, dtype=self.dtype, device=self.device),
-                "v": torch.zeros(shape, dtype=self.dtype, device=self.device),
-                "mask": torch.full((p.window,), float("-inf"), dtype=self.dtype, device=self.device)}
+                "v": torch.zeros(shape, dtype=self.dtype, device=self.device)}
         return st
 
     def _keep_window(self, p, st, k: torch.Tensor, v: torch.Tensor, end: int) -> None:
@@ -464,18 +537,11 @@ class Executor:
         slots = torch.arange(end - keep, end, device=self.device) % w
         st["k"][0, :, slots] = k[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
         st["v"][0, :, slots] = v[t - keep:].reshape(keep, p.kv_heads, p.head_dim).transpose(0, 1).to(self.dtype)
-        st["mask"][slots] = 0
 
     def _window_step(self, p, st, q, k, v) -> torch.Tensor:
-        """One query: write the key at slot pos mod window, attend the ring (empty slots masked)."""
-        w, rep = p.window, p.heads // p.kv_heads
-        slot = self.pos % w
-        st["k"].index_copy_(2, slot, k.reshape(1, p.kv_heads, 1, p.head_dim).to(self.dtype))
-        st["v"].index_copy_(2, slot, v.reshape(1, p.kv_heads, 1, p.head_dim).to(self.dtype))
-        st["mask"].index_fill_(0, slot, 0)
-        qq = q.reshape(1, p.kv_heads, rep, p.head_dim).to(self.dtype)
-        mask = st["mask"].view(1, 1, 1, w).expand(1, p.kv_heads, rep, w)
-        o = F.scaled_dot_product_attention(qq, st["k"], st["v"], attn_mask=mask, scale=p.scale)
+        """One query against the ring; the kernel writes this step's key and value at pos mod window."""
+        o = window_decode(q.reshape(p.heads, p.head_dim), k.reshape(p.kv_heads, p.head_dim),
+                          v.reshape(p.kv_heads, p.head_dim), st["k"][0], st["v"][0], self.pos, p.scale)
         return o.reshape(1, -1)
 
     def _window_torch(self, p, st, q, k, v) -> torch.Tensor:

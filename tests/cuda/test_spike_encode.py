@@ -49,3 +49,20 @@ def test_int8_saturates_and_counts(device: str) -> None:
     assert np.array_equal(s8.cpu().numpy(), np.clip(ref_s, -127, 127))
     assert np.array_equal(sat.cpu().numpy(), (np.abs(ref_s) > 127).sum(-1))
     assert sat[1] == 2 and sat[4] == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_int8_counts_equal_the_float64_division(device: str, dtype: torch.dtype) -> None:
+    """The int8 form rounds without a float64 divide: check it on wide random rows, and on exact ties
+    and values one float32 ulp either side of them, against round(float64(x) / float64(V_th))."""
+    gen = torch.Generator().manual_seed(3)
+    wide = torch.stack([torch.randn(4096, generator=gen) * torch.rand(1, generator=gen) * 9 for _ in range(6)])
+    halves = torch.arange(-130, 131, dtype=torch.float32) + 0.5
+    ties = torch.cat([halves, torch.nextafter(halves, halves + 1), torch.nextafter(halves, halves - 1), halves - 0.5])
+    k_tie = float(ties.double().abs().mean())  # V_th = mean|x| / k = 1 exactly: `ties` are exact ties
+    for x, k in [(wide.to(dtype), 3.0), (ties[None].to(dtype), k_tie)]:
+        s8, vth, sat = spike_encode_int8(x.to(device), k)
+        ref_s, ref_vth = reference(x.float().numpy(), k)
+        assert np.array_equal(vth.cpu().numpy(), ref_vth)
+        assert np.array_equal(s8.cpu().numpy(), np.clip(ref_s, -127, 127))
+        assert np.array_equal(sat.cpu().numpy(), (np.abs(ref_s) > 127).sum(-1))

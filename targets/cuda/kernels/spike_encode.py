@@ -33,6 +33,25 @@ def _round_half_even(r):
 
 
 @triton.jit
+def _round_quotient_int8(x, vth32, vth64):
+    """round_half_even(float64(x) / float64(V_th)) clamped to [-128, 128], without a float64 divide:
+    a float32 candidate (within one of the answer after the clamp), then an exact float64 remainder
+    picks the nearest integer and, on an exact tie, the even one. c * V_th (an integer of 8 bits times
+    a 24-bit mantissa) and x - c * V_th are exact in float64 whenever |x / V_th| <= 128; beyond that
+    the count only has to stay beyond 127, and it does."""
+    q = tl.minimum(tl.maximum(x.to(tl.float32) * (1.0 / vth32), -128.0), 128.0)
+    c = tl.floor(q + 0.5).to(tl.float64)
+    x64 = x.to(tl.float64)
+    r2 = 2.0 * (x64 - c * vth64)
+    c = tl.where(r2 > vth64, c + 1.0, tl.where(r2 < -vth64, c - 1.0, c))
+    r2 = 2.0 * (x64 - c * vth64)
+    half = c * 0.5
+    odd = (half - tl.floor(half)) != 0.0
+    c = tl.where((r2 == vth64) & odd, c + 1.0, tl.where((r2 == -vth64) & odd, c - 1.0, c))
+    return c
+
+
+@triton.jit
 def _spike_encode_kernel(x_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_x, stride_s,
                          BLOCK: tl.constexpr, INT8: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
@@ -53,13 +72,14 @@ def _spike_encode_kernel(x_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_x, s
     for start in range(0, N, BLOCK):
         c = start + cols
         x = tl.load(x_ptr + row * stride_x + c, mask=c < N, other=0.0)
-        s = _round_half_even(x.to(tl.float64) / vth64)
         if INT8:
+            s = _round_quotient_int8(x, vth, vth64)
             over = tl.abs(s) > 127.0
             nsat += (over & (c < N)).to(tl.int32)
             s = tl.minimum(tl.maximum(s, -127.0), 127.0)
             tl.store(s_ptr + row * stride_s + c, s.to(tl.int8), mask=c < N)
         else:
+            s = _round_half_even(x.to(tl.float64) / vth64)
             tl.store(s_ptr + row * stride_s + c, s.to(tl.int32), mask=c < N)
     if INT8:
         tl.store(sat_ptr + row, tl.sum(nsat, axis=0))
