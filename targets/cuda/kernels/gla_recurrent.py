@@ -38,7 +38,7 @@ def _gla_recurrent_kernel(q_ptr, k_ptr, v_ptr, g_ptr, s_ptr, o_ptr, ns_ptr, H, H
 
 
 _CONFIGS = {
-    "cuda": [config(4, 1, BV=32), config(4, 1, BV=16), config(8, 1, BV=64)],
+    "cuda": [config(4, 1, BV=32), config(4, 1, BV=16), config(8, 1, BV=64), config(4, 1, BV=8), config(2, 1, BV=8)],
     "metax": [config(4, 1, BV=32), config(4, 1, BV=16), config(8, 1, BV=64)],
 }
 # tuning runs the kernel several times: an in-place state must be put back after each run

@@ -8,7 +8,7 @@ The interpreter cannot benchmark configs (it has no driver), so there each kerne
 from __future__ import annotations
 
 import os
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 import triton
 
@@ -21,13 +21,41 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
+class Tuned:
+    """An autotuner that, once it has picked a config for a call's key, launches that config itself.
+
+    Without a CUDA graph a decode step is hundreds of small launches, bound by host time; the
+    autotuner's per-call work (argument dicts, dtype strings, config merging) is a good part of it.
+    The key here is what the autotuner keys on: the `key` arguments' values and the tensors' dtypes.
+    A config with a pre_hook is always launched through the autotuner."""
+
+    def __init__(self, tuner: Any, key: list[str]) -> None:
+        self.tuner = tuner
+        self.where = [(tuner.arg_names.index(k), k) for k in key]
+        self.picked: dict[tuple, triton.Config] = {}
+
+    def __getitem__(self, grid: Any) -> Callable:
+        return lambda *args, **kwargs: self.launch(grid, args, kwargs)
+
+    def launch(self, grid: Any, args: tuple, kwargs: dict) -> Any:
+        key = (tuple(args[i] if i < len(args) else kwargs.get(k) for i, k in self.where),
+               tuple(sorted(kwargs.items())), tuple(getattr(a, "dtype", None) for a in args))
+        cfg = self.picked.get(key)
+        if cfg is None:
+            out = self.tuner[grid](*args, **kwargs)
+            if self.tuner.best_config.pre_hook is None:
+                self.picked[key] = self.tuner.best_config
+            return out
+        return self.tuner.fn.run(*args, grid=grid, warmup=False, **kwargs, **cfg.all_kwargs())
+
+
 def autotuned(fn: triton.JITFunction, configs: dict[Flavour, list[triton.Config]], key: list[str],
-              **kwargs: object) -> dict[Flavour, Callable]:
+              **kwargs: object) -> dict[Flavour, Tuned]:
     """One autotuner per flavour over the same kernel source; a single config when interpreting."""
-    out: dict[Flavour, Callable] = {}
+    out: dict[Flavour, Tuned] = {}
     for flavour in FLAVOURS:
         cfgs = configs[flavour][:1] if interpreting() else configs[flavour]
-        out[flavour] = triton.autotune(configs=cfgs, key=key, **kwargs)(fn)
+        out[flavour] = Tuned(triton.autotune(configs=cfgs, key=key, **kwargs)(fn), key)
     return out
 
 
