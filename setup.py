@@ -11,4 +11,4 @@ for prefix, folder in ROOTS.items():
     packages.append(prefix)
     packages.extend(f"{prefix}.{sub}" for sub in find_packages(folder) if f"{prefix}.{sub}" not in ROOTS)
 
-setup(packages=packages, package_dir=ROOTS, package_data={"sbcompile.ir": ["grammar.lark"], "sbcompile.targets": ["loihi2/h200_measured.json"]})
+setup(packages=packages, package_dir=ROOTS, package_data={"sbcompile.ir": ["grammar.lark"], "sbcompile.loihi2_model": ["h200_measured.json"]})

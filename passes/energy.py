@@ -10,8 +10,8 @@ import numpy as np
 
 from sbcompile.ir import Module, Op
 from sbcompile.ir.dialects.syn import Dense
-from sbcompile.targets.loihi2.costs import SCENARIOS
-from sbcompile.targets.loihi2.gpu_baseline import h200_measured
+from sbcompile.loihi2_model.costs import SCENARIOS
+from sbcompile.loihi2_model.gpu_baseline import h200_measured
 
 from .base import Pass, PassContext, option
 from .calibrate import HIST_LIMIT, encoder_histogram

@@ -14,7 +14,7 @@ from sbcompile.ir.dialects.io import Input
 from sbcompile.ir.dialects.spike import Encode
 from sbcompile.ir.dialects.syn import Dense
 from sbcompile.pictures import draw_core_map
-from sbcompile.targets.loihi2.neuron_programs import (
+from sbcompile.loihi2_model.neuron_programs import (
     Population, core_inputs, held_operand, micro_ops, population, steps,
 )
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from sbcompile.ir import Module
 
-from sbcompile.targets.loihi2.costs import SCENARIOS, Scenario
+from sbcompile.loihi2_model.costs import SCENARIOS, Scenario
 
-from sbcompile.targets.loihi2.neuron_programs import LIF_UPDATE
+from sbcompile.loihi2_model.neuron_programs import LIF_UPDATE
 
 from .base import Pass, PassContext, option
 from .mapping import Loads, Partitioning, Placement, TimeEstimate, Timing, Traffic, get, put
@@ -250,7 +250,7 @@ class Schedule(Pass):
     or the host's work; the host link) plus a barrier. Decode latency sums the steps of one
     token; prefill streams one token per step through all of them (pipelined), so its step is
     bound by each resource's total per token. Every figure is a range: the machine's cost
-    ranges (targets/loihi2/costs.py) at their optimistic, central and pessimistic ends.
+    ranges (sbcompile/loihi2_model/costs.py) at their optimistic, central and pessimistic ends.
 
     Requires: place. Guarantees: the module is unchanged; `Timing` and `Loads` results for
     energy; the report's `schedule` section with `decode_ms_per_token` and

@@ -14,7 +14,7 @@ import numpy as np
 from sbcompile.ir import Module, Op
 from sbcompile.ir.dialects.fixed_seq import FixedGLA, FixedWindowAttention
 from sbcompile.ir.dialects.seq import GLA, WindowAttention
-from sbcompile.targets.loihi2.neuron_programs import internal_messages
+from sbcompile.loihi2_model.neuron_programs import internal_messages
 
 from .mapping import Partitioning, Traffic
 
@@ -116,7 +116,7 @@ def internal_links(op: Op, part: Partitioning) -> list[Link]:
     """An op's messages among its own neurons: a projection's input tiles summed by a tree of
     accumulators (tile b + s sends its partial sums to tile b at each level s = 1, 2, 4, ...:
     tiles - 1 messages per output, ceil(log2 tiles) steps); the reductions, broadcasts and
-    partial sums of its neuron programs (targets/loihi2/neuron_programs.py), from the cores
+    partial sums of its neuron programs (sbcompile/loihi2_model/neuron_programs.py), from the cores
     holding its channels to its first own core and back."""
     name = op.result.name
     t = part.core_ops.get(name)

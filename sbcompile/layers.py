@@ -32,7 +32,7 @@ def layer_table(module: Module, report: dict[str, Any], results: dict[str, Any])
     """One row per layer (empty for modules without layers, e.g. NIR networks); columns only for
     what the pipeline computed."""
     from sbcompile.passes.energy import PAPER_SPIKES_PER_CHANNEL, bitwise_spikes
-    from sbcompile.targets.loihi2.costs import Loihi2Costs
+    from sbcompile.loihi2_model.costs import Loihi2Costs
 
     costs = Loihi2Costs()
     e_synop, e_update = costs.synop_j.central * 1e12, costs.neuron_update_active_j.central * 1e12  # pJ

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from sbcompile.ir import Module, SbirError
 
-if TYPE_CHECKING:  # passes may read a target's machine data (loihi2.costs), so the import waits for use
+if TYPE_CHECKING:  # only for the annotation: importing sbcompile.passes here would load every pass
     from sbcompile.passes import Pass
 
 

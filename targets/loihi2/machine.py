@@ -16,8 +16,8 @@ from sbcompile.formats import NumberFormats
 from sbcompile.ir import Op, SbirError
 from sbcompile.ir.errors import validation_message
 
-from . import neuron_programs
-from .costs import COST_SOURCES, Loihi2Costs
+from sbcompile.loihi2_model import neuron_programs
+from sbcompile.loihi2_model.costs import COST_SOURCES, Loihi2Costs
 
 LOIHI2_FORMATS = NumberFormats(
     weight_bits=8,            # 8-bit weight mantissa (Lava Dense fixed_pt model)
@@ -31,7 +31,7 @@ LOIHI2_FORMATS = NumberFormats(
 
 Where = Literal["core", "embedded", "host"]
 
-# Where each op runs: by default where its neuron program runs (targets/loihi2/neuron_programs.py:
+# Where each op runs: by default where its neuron program runs (sbcompile/loihi2_model/neuron_programs.py:
 # every op on neurocores but the embedding, on an embedded x86 processor, and the tokens, from the
 # host); this table, by op class (class names of ir/dialects/*), overrides it: `core` = a
 # neurocore, `embedded` = a chip's embedded x86 processors, `host` = the host CPU. An op without
@@ -106,7 +106,7 @@ CHIP_SOURCES: dict[str, str] = {
                             "(Lava's 24-bit graded payloads); floats to and from the processors 32 bits "
                             "(Loihi 2 carries up to 32-bit payloads, Intel's Loihi 2 brief)",
     "formats": "Lava Dense fixed_pt (8-bit weights, weight_exp), PyLifModelBitAcc (24-bit state, vth << 6)",
-    "placement": "overrides by op class of where the neuron programs run (targets/loihi2/neuron_programs.py, "
+    "placement": "overrides by op class of where the neuron programs run (sbcompile/loihi2_model/neuron_programs.py, "
                  "docs/loihi2.md): by default every op on neurocores but the embedding (an embedded processor)",
     "ops_per_element": "assumption: simple operations per element, counted by hand for each op's formula",
 }

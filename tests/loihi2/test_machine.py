@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sbcompile.ir import SbirError
-from sbcompile.targets.loihi2.costs import Loihi2Costs, Range
+from sbcompile.loihi2_model.costs import Loihi2Costs, Range
 from sbcompile.targets.loihi2.machine import SOURCES, SYSTEMS, Loihi2Chip, Loihi2System, load_system
 
 DOC = Path(__file__).parents[2] / "docs" / "loihi2.md"

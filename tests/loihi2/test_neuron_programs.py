@@ -11,7 +11,7 @@ import pytest
 
 from sbcompile.cli import main
 from sbcompile.ir import parse
-from sbcompile.targets.loihi2.neuron_programs import (
+from sbcompile.loihi2_model.neuron_programs import (
     MESSAGE_KINDS, MICRO_OPS, PROGRAMS, RECIPROCAL, dataflow, layer_table,
 )
 

@@ -11,7 +11,7 @@ from sbcompile.frontend import load
 from sbcompile.ir import Module
 from sbcompile.ir.dialects.syn import Dense
 from sbcompile.passes import PassContext, parse_pipeline
-from sbcompile.targets.loihi2.costs import Loihi2Costs, Range
+from sbcompile.loihi2_model.costs import Loihi2Costs, Range
 from sbcompile.targets.loihi2.machine import Loihi2Chip, Loihi2System, load_system
 from tests.loihi2.test_partition import X86_ENCODERS, dense_chain
 from tests.loihi2.test_place import encoder_projection_on_two_chips
