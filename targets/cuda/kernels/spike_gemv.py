@@ -5,7 +5,8 @@ most SMs idle on the narrow projections (N = 3584 at block 32 is 112 programs). 
 split too, so every SM streams weights. Each program's int32 partial sum goes into a workspace by
 integer atomic add (exact and order-free), a per-column-block counter tells the last program of
 the block to take the sum (resetting workspace and counter for the next call, or graph replay) and
-apply the epilogue of spike_gemm in its order: y = (float32(acc) * scale[n]) * vth (+ bias[n]).
+apply the epilogue of spike_gemm in its order: y = (float32(acc) * scale[n]) * vth (+ bias[n]),
+then (fuse-residual) + residual[n] in float32 before the one rounding to the output dtype.
 Per-output-channel scales only: grouped scales sum float partials in group order, which a split
 would reorder."""
 
@@ -20,8 +21,8 @@ from .tuning import Flavour, autotuned, config
 
 @triton.jit
 def _spike_gemv_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_ptr, ws_ptr, cnt_ptr, N, K, stride_wn,
-                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT: tl.constexpr,
-                       PROGRAMS: tl.constexpr):
+                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                       DOT: tl.constexpr, PROGRAMS: tl.constexpr):
     pid_n = tl.program_id(0)
     sp = tl.program_id(1)
     splits = tl.num_programs(1)
