@@ -35,7 +35,7 @@ class FuseResidual(Pass):
         made = {op.result.name: i for i, op in enumerate(module.ops)}
         outputs = {v.name for v in module.outputs}
         changed = False
-        for i, op in enumerate(module.ops):
+        for op in module.ops:
             if not op.isa(Add) or op.operands[0].name == op.operands[1].name:
                 continue
             for side in (1, 0):

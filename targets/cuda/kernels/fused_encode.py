@@ -9,7 +9,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .spike_encode import _params, _round_quotient_int8
+from .silu_mul import silu_times
+from .spike_encode import _params, _round_quotient_int8, _threshold
 from .tuning import Flavour, autotuned, config
 
 MAX_NORM_ROW = 16384  # the normalised row is held in registers
@@ -41,8 +42,7 @@ def _rmsnorm_encode_kernel(x_ptr, w_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, GS, N
         w = tl.load(w_ptr + g[:, None] * GS + c[None, :], mask=ok, other=0.0).to(tl.float32)
     y = (x * rstd[:, None] * w).to(x_ptr.dtype.element_ty)
     total = tl.sum(tl.sum(tl.abs(y.to(tl.float64)), axis=1), axis=0)
-    vth = tl.minimum(tl.maximum(total / (NG * GS) / tl.load(par_ptr), tl.load(par_ptr + 1)),
-                     tl.load(par_ptr + 2)).to(tl.float32)
+    vth = _threshold(total, NG * GS, par_ptr)
     tl.store(vth_ptr + row, vth)
     tl.store(sat_ptr + row, _counts(y, ok, vth, s_ptr, at))
 
@@ -55,18 +55,16 @@ def _silu_mul_encode_kernel(a_ptr, b_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, s
     acc = tl.zeros([1, BLOCK], dtype=tl.float64)
     for start in range(0, N, BLOCK):  # pass 1: the row's |h| sum; h is recomputed in pass 2, not stored
         c = (start + cols)[None, :]
-        a = tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0).to(tl.float32)
-        b = tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0).to(tl.float32)
-        acc += tl.abs((a / (1.0 + tl.exp(-a)) * b).to(a_ptr.dtype.element_ty).to(tl.float64))
-    vth = tl.minimum(tl.maximum(tl.sum(tl.sum(acc, axis=1), axis=0) / N / tl.load(par_ptr), tl.load(par_ptr + 1)),
-                     tl.load(par_ptr + 2)).to(tl.float32)
+        h = silu_times(tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0),
+                       tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0))
+        acc += tl.abs(h.to(a_ptr.dtype.element_ty).to(tl.float64))
+    vth = _threshold(tl.sum(tl.sum(acc, axis=1), axis=0), N, par_ptr)
     tl.store(vth_ptr + row, vth)
     nsat = tl.sum(tl.zeros([1], dtype=tl.int32), axis=0)
     for start in range(0, N, BLOCK):
         c = (start + cols)[None, :]
-        a = tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0).to(tl.float32)
-        b = tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0).to(tl.float32)
-        h = (a / (1.0 + tl.exp(-a)) * b).to(a_ptr.dtype.element_ty)
+        h = silu_times(tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0),
+                       tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0)).to(a_ptr.dtype.element_ty)
         nsat += _counts(h, c < N, vth, s_ptr, row * N + c)
     tl.store(sat_ptr + row, nsat)
 
@@ -77,9 +75,8 @@ def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, 
     row = tl.program_id(0).to(tl.int64)
     ch = tl.program_id(1)
     c = ch * BLOCK + tl.arange(0, BLOCK)
-    a = tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0).to(tl.float32)
-    b = tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0).to(tl.float32)
-    h = (a / (1.0 + tl.exp(-a)) * b).to(h_ptr.dtype.element_ty)
+    h = silu_times(tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0),
+                   tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0)).to(h_ptr.dtype.element_ty)
     tl.store(h_ptr + row * N + c, h, mask=c < N)
     tl.store(part_ptr + row * tl.num_programs(1) + ch, tl.sum(tl.abs(h.to(tl.float64)), axis=0))
     if ch == 0:
@@ -94,7 +91,7 @@ def _encode_parts_kernel(h_ptr, part_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, N
     ch = tl.program_id(1)
     r = tl.arange(0, NCH)
     total = tl.sum(tl.load(part_ptr + row * tl.num_programs(1) + r, mask=r < tl.num_programs(1), other=0.0), axis=0)
-    vth = tl.minimum(tl.maximum(total / N / tl.load(par_ptr), tl.load(par_ptr + 1)), tl.load(par_ptr + 2)).to(tl.float32)
+    vth = _threshold(total, N, par_ptr)
     if ch == 0:
         tl.store(vth_ptr + row, vth)
     c = (ch * BLOCK + tl.arange(0, BLOCK))[None, :]

@@ -52,20 +52,23 @@ def _round_quotient_int8(x, vth32, vth64):
 
 
 @triton.jit
+def _threshold(total, n, par_ptr):
+    """V_th = float32(clamp(total / n / k, vth_min, vth_max)) from a row's float64 |x| sum; the
+    encoder's parameters (k, vth_min, vth_max) are the float64 tensor `_params` makes."""
+    return tl.minimum(tl.maximum(total / n / tl.load(par_ptr), tl.load(par_ptr + 1)), tl.load(par_ptr + 2)).to(tl.float32)
+
+
+@triton.jit
 def _spike_encode_kernel(x_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_x, stride_s,
                          BLOCK: tl.constexpr, INT8: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
-    k = tl.load(par_ptr)
-    lo = tl.load(par_ptr + 1)
-    hi = tl.load(par_ptr + 2)
     acc = tl.zeros([BLOCK], dtype=tl.float64)
     for start in range(0, N, BLOCK):
         c = start + cols
         x = tl.load(x_ptr + row * stride_x + c, mask=c < N, other=0.0)
         acc += tl.abs(x.to(tl.float64))
-    mean = tl.sum(acc, axis=0) / N
-    vth = tl.minimum(tl.maximum(mean / k, lo), hi).to(tl.float32)
+    vth = _threshold(tl.sum(acc, axis=0), N, par_ptr)
     tl.store(vth_ptr + row, vth)
     vth64 = vth.to(tl.float64)
     nsat = tl.zeros([BLOCK], dtype=tl.int32)
