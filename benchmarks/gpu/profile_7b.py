@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 import torch
+import triton
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sbcompile.cli import main as sbcompile_main  # noqa: E402
 from sbcompile.run import load_artifact  # noqa: E402
 from sbcompile.targets import TARGETS  # noqa: E402
-from targets.cuda.kernels.spike_gemm import spike_gemm  # noqa: E402
 
 
 def kernel_table(prof, steps: int, top: int) -> None:
@@ -35,26 +35,50 @@ def kernel_table(prof, steps: int, top: int) -> None:
         print(f"  {us / 1e3:8.3f} ms {100 * us / total:5.1f}%  x{n:<5d} {key[:110]}")
 
 
-def gemv_bandwidth() -> None:
-    print("\nspike GEMM at M=1 (int8 codes): time and GB/s; bf16 F.linear at M=1 for scale")
-    for n, k in [(4608, 3584), (37888, 3584), (3584, 18944), (3584, 3584)]:
-        s = torch.randint(-3, 4, (1, k), dtype=torch.int8, device="cuda")
-        w = torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda")
-        scale = torch.rand(n, device="cuda")
-        vth = torch.rand(1, 1, device="cuda")
-        wb = torch.randn(n, k, dtype=torch.bfloat16, device="cuda")
-        xb = torch.randn(1, k, dtype=torch.bfloat16, device="cuda")
-        for name, fn, nbytes in [("spike", lambda: spike_gemm(s, w, scale, vth, out_dtype=torch.bfloat16), n * k),
-                                 ("bf16 ", lambda: torch.nn.functional.linear(xb, wb), 2 * n * k)]:
-            for _ in range(5):
-                fn()
+# candidates timed beside the shipped configs: (warps, stages, BLOCK_N, BLOCK_K, DOT, PROGRAMS)
+EXTRA_GEMV = [(4, 4, 128, 128, 1, 1024), (8, 4, 128, 256, 1, 1024), (4, 8, 32, 256, 1, 1024), (4, 4, 32, 256, 1, 528),
+              (4, 4, 64, 256, 1, 528), (8, 3, 64, 512, 1, 1024), (4, 4, 16, 512, 1, 1024), (2, 6, 32, 256, 1, 1024),
+              (4, 6, 64, 128, 1, 2048), (8, 6, 128, 128, 1, 2048)]
+
+
+def gemv_bandwidth(shapes: list[tuple[int, int]]) -> None:
+    """Every spike_gemv config on each decode shape, timed from a CUDA graph of back-to-back calls
+    whose weights rotate over more than the L2 cache (so each call streams from HBM, as in a step)."""
+    from targets.cuda.kernels import spike_gemv as g
+    tuned = g._TUNED["cuda"]
+    print("\nspike_gemv at one token, per config (graph-timed, weights rotated past L2): us and GB/s")
+    for n, k in shapes:
+        copies = max(2, -(-200_000_000 // (n * k)))
+        ws = [torch.randint(-127, 128, (n, k), dtype=torch.int8, device="cuda") for _ in range(copies)]
+        s = torch.randint(-3, 4, (k,), dtype=torch.int8, device="cuda")
+        scale, vth = torch.rand(n, device="cuda"), torch.rand(1, 1, device="cuda")
+        y = torch.empty((1, n), dtype=torch.bfloat16, device="cuda")
+        sums, cnt = g._workspace(n, torch.device("cuda"))
+        row = []
+        for cfg in g._CONFIGS["cuda"] + [g._config(*c) for c in EXTRA_GEMV]:
+            meta = cfg.all_kwargs()
+            grid = (triton.cdiv(n, meta["BLOCK_N"]), g._splits(n, k, meta["BLOCK_N"], meta["BLOCK_K"], meta["PROGRAMS"]))
+
+            def call(w: torch.Tensor) -> None:
+                tuned.tuner.fn.run(s, w, scale, vth, scale, scale, y, sums, cnt, n, k, w.stride(0), HAS_BIAS=False,
+                                   HAS_RES=False, enable_fp_fusion=False, grid=grid, warmup=False, **meta)
+            for w in ws:
+                call(w)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                for _ in range(4):
+                    for w in ws:
+                        call(w)
+            graph.replay()
             torch.cuda.synchronize()
             t0 = time.perf_counter()
-            for _ in range(50):
-                fn()
+            for _ in range(5):
+                graph.replay()
             torch.cuda.synchronize()
-            dt = (time.perf_counter() - t0) / 50
-            print(f"  {name} N={n:6d} K={k:6d}: {dt * 1e6:7.1f} us  {nbytes / dt / 1e9:6.0f} GB/s")
+            us = (time.perf_counter() - t0) / (20 * copies) * 1e6
+            row.append(f"{meta['BLOCK_N']}x{meta['BLOCK_K']}/{cfg.num_warps}w{cfg.num_stages}s/"
+                       f"{'dot' if meta['DOT'] else 'alu'}/{meta['PROGRAMS']}: {us:.1f} us {n * k / us / 1e3:.0f} GB/s")
+        print(f"  N={n} K={k}:\n    " + "\n    ".join(row), flush=True)
 
 
 def main() -> None:
@@ -99,6 +123,7 @@ def main() -> None:
     host.disable()
     print(f"\neager decode: {(time.perf_counter() - t0) / 4 * 1e3:.1f} ms/token under cProfile; host time by function:")
     pstats.Stats(host).sort_stats("tottime").print_stats(args.top)
+    pstats.Stats(host).sort_stats("cumulative").print_stats(2 * args.top)
     ex.graphs = True
     for _ in range(3):
         tok.copy_(ex.decode(tok).argmax(-1))
@@ -108,7 +133,13 @@ def main() -> None:
         tok.copy_(ex.decode(tok).argmax(-1))
     torch.cuda.synchronize()
     print(f"\ngraph decode: {(time.perf_counter() - t0) / 64 * 1e3:.3f} ms/token")
-    gemv_bandwidth()
+    ex.graphs = False
+    t0 = time.perf_counter()
+    for _ in range(16):
+        tok.copy_(ex.decode(tok).argmax(-1))
+    torch.cuda.synchronize()
+    print(f"eager decode: {(time.perf_counter() - t0) / 16 * 1e3:.3f} ms/token")
+    gemv_bandwidth([(4608, 3584), (37888, 3584), (3584, 18944), (3584, 3584)])
 
 
 if __name__ == "__main__":

@@ -410,9 +410,10 @@ class Executor:
             bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
             grouped = scale.shape[-1] > 1
             codes, scale = self.weight(p.weight, "i8"), scale if grouped else scale.reshape(-1)
-            if res is not None and x.counts.shape[0] == 1 and not grouped and x.vth.ndim == 2:
-                return Summed(spike_gemv(x.counts, codes, scale, x.vth, bias, residual=res, out_dtype=self.dtype,
-                                         flavour=self.flavour))
+            if res is not None and not grouped and x.vth.ndim == 2:  # the residual added in the epilogue
+                gemm = spike_gemv if x.counts.shape[0] == 1 else spike_gemm
+                return Summed(gemm(x.counts, codes, scale, x.vth, bias, residual=res, out_dtype=self.dtype,
+                                   flavour=self.flavour))
             y = self._spike_gemm(x, codes, scale, bias, grouped)
             return y if res is None else Summed(y + res)
         if isinstance(x, Spikes):

@@ -60,9 +60,37 @@ def test_int8_counts_equal_the_float64_division(device: str, dtype: torch.dtype)
     halves = torch.arange(-130, 131, dtype=torch.float32) + 0.5
     ties = torch.cat([halves, torch.nextafter(halves, halves + 1), torch.nextafter(halves, halves - 1), halves - 0.5])
     k_tie = float(ties.double().abs().mean())  # V_th = mean|x| / k = 1 exactly: `ties` are exact ties
-    for x, k in [(wide.to(dtype), 3.0), (ties[None].to(dtype), k_tie)]:
+    near = (halves * 0.3).float()  # V_th near 0.3: float32 points on, and one ulp either side of, c + 1/2
+    near = torch.cat([near, torch.nextafter(near, near + 1), torch.nextafter(near, near - 1)])
+    for x, k in [(wide.to(dtype), 3.0), (ties[None].to(dtype), k_tie), (near[None], float(near.double().abs().mean() / 0.3))]:
         s8, vth, sat = spike_encode_int8(x.to(device), k)
         ref_s, ref_vth = reference(x.float().numpy(), k)
         assert np.array_equal(vth.cpu().numpy(), ref_vth)
         assert np.array_equal(s8.cpu().numpy(), np.clip(ref_s, -127, 127))
         assert np.array_equal(sat.cpu().numpy(), (np.abs(ref_s) > 127).sum(-1))
+
+
+def test_fused_multiply_add_branch_rounds_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU the int8 rounding decides ties with float32 fused multiply-adds. The interpreter's
+    tl.fma is a product then a sum, so it runs the float64 branch; here an exact FMA is patched in
+    and the GPU's branch is checked against the float64 division on the same ties."""
+    if torch.cuda.is_available():
+        pytest.skip("the GPU runs this branch in test_int8_counts_equal_the_float64_division")
+    from triton.runtime import interpreter
+    from targets.cuda.kernels import spike_encode as enc
+
+    def exact_fma(self, x, y, z):  # float64 holds x * y + z exactly here; one rounding to float32 after
+        exact = x.data.astype(np.float64) * y.data.astype(np.float64) + z.data.astype(np.float64)
+        return interpreter.TensorHandle(exact.astype(x.data.dtype), z.dtype.scalar)
+    monkeypatch.setattr(interpreter.InterpreterBuilder, "create_fma", exact_fma)
+    monkeypatch.setattr(enc, "_FUSED_FMA", True)
+    halves = torch.arange(-130, 131, dtype=torch.float32) + 0.5
+    for scale in (1.0, 0.3, 7.1):
+        x = (halves * scale).float()
+        x = torch.cat([x, torch.nextafter(x, x + 1), torch.nextafter(x, x - 1)])[None]
+        k = float(x.double().abs().mean() / scale)
+        s8, vth, sat = spike_encode_int8(x, k)
+        ref_s, ref_vth = reference(x.numpy(), k)
+        assert np.array_equal(vth.numpy(), ref_vth)
+        assert np.array_equal(s8.numpy(), np.clip(ref_s, -127, 127))
+        assert np.array_equal(sat.numpy(), (np.abs(ref_s) > 127).sum(-1))

@@ -38,6 +38,22 @@ def test_per_channel_exact(device: str, m: int, n: int, k: int, with_bias: bool)
     assert y.dtype == np.float32 and np.array_equal(y, ref)
 
 
+@pytest.mark.parametrize("m,n,k", [(37, 72, 256), (300, 264, 384), (5, 40, 200)])
+def test_residual_added_in_the_epilogue(device: str, m: int, n: int, k: int) -> None:
+    """fuse-residual at more than one token: y + r in float32, then one rounding (as spike_gemv)."""
+    s, w, vth, bias = operands(m, n, k, seed=k)
+    scale = (np.random.default_rng(m).random(n) / 127).astype(np.float32)
+    res = np.random.default_rng(n).standard_normal((m, n)).astype(np.float32)
+    acc = s.astype(np.int64) @ w.astype(np.int64).T
+    ref = (acc.astype(np.float32) * scale[None, :]) * vth + bias[None, :] + res
+    t = lambda a: torch.from_numpy(a).to(device)
+    y = spike_gemm(t(s), t(w), t(scale), t(vth), t(bias), residual=t(res)).cpu().numpy()
+    assert np.array_equal(y, ref)
+    half = spike_gemm(t(s), t(w), t(scale), t(vth), t(bias), residual=t(res).half(), out_dtype=torch.float16)
+    assert np.array_equal(half.cpu().numpy(), ((acc.astype(np.float32) * scale[None, :]) * vth + bias[None, :]
+                                               + res.astype(np.float16).astype(np.float32)).astype(np.float16))
+
+
 @pytest.mark.parametrize("m,n,k", [(37, 72, 384), (3, 16, 128)])
 def test_grouped_sequential_exact_and_within_tolerance(device: str, m: int, n: int, k: int) -> None:
     s, w, vth, bias = operands(m, n, k, seed=k)

@@ -21,7 +21,7 @@ CHUNK = 1024
 @triton.jit
 def _counts(y, ok, vth, s_ptr, at):
     """Store int8 counts of y (activation-dtype values) at `at`; -> saturated entries."""
-    c = _round_quotient_int8(y, vth, vth.to(tl.float64))
+    c = _round_quotient_int8(y, vth)
     tl.store(s_ptr + at, tl.minimum(tl.maximum(c, -127.0), 127.0).to(tl.int8), mask=ok)
     return tl.sum(tl.sum(((tl.abs(c) > 127.0) & ok).to(tl.int32), axis=1), axis=0)
 

@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .tuning import Flavour, autotuned, config
+from .tuning import Flavour, autotuned, config, interpreting
 
 MAX_BLOCK = 4096
 
@@ -32,22 +32,33 @@ def _round_half_even(r):
     return tl.where(up, f + 1.0, f)
 
 
+# The tie test below needs a fused multiply-add (one rounding). Triton's CPU interpreter computes
+# tl.fma as a product then a sum, so there the same test runs in float64, where it is exact too.
+_FUSED_FMA: tl.constexpr = tl.constexpr(not interpreting())
+
+
 @triton.jit
-def _round_quotient_int8(x, vth32, vth64):
-    """round_half_even(float64(x) / float64(V_th)) clamped to [-128, 128], without a float64 divide:
-    a float32 candidate (within one of the answer after the clamp), then an exact float64 remainder
-    picks the nearest integer and, on an exact tie, the even one. c * V_th (an integer of 8 bits times
-    a 24-bit mantissa) and x - c * V_th are exact in float64 whenever |x / V_th| <= 128; beyond that
-    the count only has to stay beyond 127, and it does."""
-    q = tl.minimum(tl.maximum(x.to(tl.float32) * (1.0 / vth32), -128.0), 128.0)
-    c = tl.floor(q + 0.5).to(tl.float64)
-    x64 = x.to(tl.float64)
-    r2 = 2.0 * (x64 - c * vth64)
-    c = tl.where(r2 > vth64, c + 1.0, tl.where(r2 < -vth64, c - 1.0, c))
-    r2 = 2.0 * (x64 - c * vth64)
-    half = c * 0.5
-    odd = (half - tl.floor(half)) != 0.0
-    c = tl.where((r2 == vth64) & odd, c + 1.0, tl.where((r2 == -vth64) & odd, c - 1.0, c))
+def _above(x, m, vth):
+    """The sign of x - m * V_th, exactly (m: an integer plus one half, |m| <= 129.5)."""
+    if _FUSED_FMA:
+        return tl.fma(-m, vth, x)  # the exact value, rounded once: its sign (and its zero) is exact
+    else:
+        return x.to(tl.float64) - m.to(tl.float64) * vth.to(tl.float64)  # 9 x 24 bits: exact in float64
+
+
+@triton.jit
+def _round_quotient_int8(x, vth):
+    """round_half_even(x / V_th) clamped to [-129, 129], exactly, in float32: a candidate from the
+    float32 quotient (within one of the answer after the clamp), moved by one where x lies beyond
+    candidate +- 1/2 times V_th, then ties sent to the even neighbour. Each comparison is the sign of
+    x - (c +- 1/2) V_th from one fused multiply-add, exact for V_th above 2^-100 (the IR's vth_min
+    is 1e-5). Beyond 128 the count only has to stay beyond 127, and it does."""
+    x = x.to(tl.float32)
+    q = tl.minimum(tl.maximum(x * (1.0 / vth), -128.0), 128.0)
+    c = tl.floor(q + 0.5)
+    c = tl.where(_above(x, c + 0.5, vth) > 0, c + 1.0, tl.where(_above(x, c - 0.5, vth) < 0, c - 1.0, c))
+    odd = (c * 0.5 - tl.floor(c * 0.5)) != 0.0
+    c = tl.where(odd & (_above(x, c + 0.5, vth) == 0), c + 1.0, tl.where(odd & (_above(x, c - 0.5, vth) == 0), c - 1.0, c))
     return c
 
 
@@ -70,19 +81,18 @@ def _spike_encode_kernel(x_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_x, s
         acc += tl.abs(x.to(tl.float64))
     vth = _threshold(tl.sum(acc, axis=0), N, par_ptr)
     tl.store(vth_ptr + row, vth)
-    vth64 = vth.to(tl.float64)
     nsat = tl.zeros([BLOCK], dtype=tl.int32)
     for start in range(0, N, BLOCK):
         c = start + cols
         x = tl.load(x_ptr + row * stride_x + c, mask=c < N, other=0.0)
         if INT8:
-            s = _round_quotient_int8(x, vth, vth64)
+            s = _round_quotient_int8(x, vth)
             over = tl.abs(s) > 127.0
             nsat += (over & (c < N)).to(tl.int32)
             s = tl.minimum(tl.maximum(s, -127.0), 127.0)
             tl.store(s_ptr + row * stride_s + c, s.to(tl.int8), mask=c < N)
         else:
-            s = _round_half_even(x.to(tl.float64) / vth64)
+            s = _round_half_even(x.to(tl.float64) / vth.to(tl.float64))
             tl.store(s_ptr + row * stride_s + c, s.to(tl.int32), mask=c < N)
     if INT8:
         tl.store(sat_ptr + row, tl.sum(nsat, axis=0))
