@@ -542,7 +542,8 @@ class Executor:
     def _window_step(self, p, st, q, k, v) -> torch.Tensor:
         """One query against the ring; the kernel writes this step's key and value at pos mod window."""
         o = window_decode(q.reshape(p.heads, p.head_dim), k.reshape(p.kv_heads, p.head_dim),
-                          v.reshape(p.kv_heads, p.head_dim), st["k"][0], st["v"][0], self.pos, p.scale)
+                          v.reshape(p.kv_heads, p.head_dim), st["k"][0], st["v"][0], self.pos, p.scale,
+                          flavour=self.flavour)
         return o.reshape(1, -1)
 
     def _window_torch(self, p, st, q, k, v) -> torch.Tensor:

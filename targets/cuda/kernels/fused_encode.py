@@ -11,6 +11,7 @@ import triton.language as tl
 
 from .silu_mul import silu_times
 from .spike_encode import _params, _round_quotient_int8, _threshold
+from . import pdl
 from .tuning import Flavour, autotuned, config
 
 MAX_NORM_ROW = 16384  # the normalised row is held in registers
@@ -28,7 +29,8 @@ def _counts(y, ok, vth, s_ptr, at):
 
 @triton.jit
 def _rmsnorm_encode_kernel(x_ptr, w_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, GS, NG, eps,
-                           SHARED_W: tl.constexpr, G_PAD: tl.constexpr, GS_PAD: tl.constexpr):
+                           SHARED_W: tl.constexpr, G_PAD: tl.constexpr, GS_PAD: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     g = tl.arange(0, G_PAD)
     c = tl.arange(0, GS_PAD)
@@ -49,7 +51,8 @@ def _rmsnorm_encode_kernel(x_ptr, w_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, GS, N
 
 @triton.jit
 def _silu_mul_encode_kernel(a_ptr, b_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_a, stride_b,
-                            BLOCK: tl.constexpr):
+                            BLOCK: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     acc = tl.zeros([1, BLOCK], dtype=tl.float64)
@@ -70,8 +73,10 @@ def _silu_mul_encode_kernel(a_ptr, b_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, s
 
 
 @triton.jit
-def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, stride_b, BLOCK: tl.constexpr):
+def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, stride_b, BLOCK: tl.constexpr,
+                           PDL: tl.constexpr):
     """Few rows (decode): one program per row chunk writes h = SiLU(a)·b and the chunk's float64 |h| sum."""
+    pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     ch = tl.program_id(1)
     c = ch * BLOCK + tl.arange(0, BLOCK)
@@ -85,8 +90,9 @@ def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, 
 
 @triton.jit
 def _encode_parts_kernel(h_ptr, part_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, NCH: tl.constexpr,
-                         BLOCK: tl.constexpr):
+                         BLOCK: tl.constexpr, PDL: tl.constexpr):
     """Every chunk's program sums the row's partial sums in one fixed order, so all agree on V_th."""
+    pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     ch = tl.program_id(1)
     r = tl.arange(0, NCH)
@@ -127,7 +133,7 @@ def rmsnorm_encode(x: torch.Tensor, weight: torch.Tensor, eps: float, group: int
     s, vth, sat = _outputs(m, d, x.device)
     _NORM[flavour][(m,)](x, weight.contiguous(), s, vth, sat, _params(k, vth_min, vth_max, x.device), gs, d // gs, eps,
                          SHARED_W=weight.numel() == gs, G_PAD=triton.next_power_of_2(d // gs),
-                         GS_PAD=triton.next_power_of_2(gs))
+                         GS_PAD=triton.next_power_of_2(gs), **pdl.options(pdl.enabled(flavour, x)))
     return s, vth, sat
 
 
@@ -145,13 +151,15 @@ def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, 
     m, n = a.shape
     s, vth, sat = _outputs(m, n, a.device)
     par = _params(k, vth_min, vth_max, a.device)
+    launch = pdl.options(pdl.enabled(flavour, a))
     if m > FEW_ROWS:
-        _SILU[flavour][(m,)](a, b, s, vth, sat, par, n, a.stride(0), b.stride(0))
+        _SILU[flavour][(m,)](a, b, s, vth, sat, par, n, a.stride(0), b.stride(0), **launch)
         return s, vth, sat
     chunks = triton.cdiv(n, CHUNK)
     h = torch.empty((m, n), dtype=a.dtype, device=a.device)
     parts = torch.empty((m, chunks), dtype=torch.float64, device=a.device)
-    _silu_mul_parts_kernel[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), BLOCK=CHUNK, num_warps=4)
+    _silu_mul_parts_kernel[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), BLOCK=CHUNK, num_warps=4,
+                                     **launch)
     _encode_parts_kernel[(m, chunks)](h, parts, s, vth, sat, par, n, NCH=triton.next_power_of_2(chunks), BLOCK=CHUNK,
-                                      num_warps=4)
+                                      num_warps=4, **launch)
     return s, vth, sat

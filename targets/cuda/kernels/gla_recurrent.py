@@ -10,12 +10,14 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
 from .tuning import Flavour, autotuned, config
 
 
 @triton.jit
 def _gla_recurrent_kernel(q_ptr, k_ptr, v_ptr, g_ptr, s_ptr, o_ptr, ns_ptr, H, HKV, scale,
-                          K: tl.constexpr, V: tl.constexpr, GQ: tl.constexpr, BV: tl.constexpr):
+                          K: tl.constexpr, V: tl.constexpr, GQ: tl.constexpr, BV: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     pid_v = tl.program_id(0)
     pid_bk = tl.program_id(1).to(tl.int64)
     b = pid_bk // HKV
@@ -61,5 +63,5 @@ def gla_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Te
     o = torch.empty((bsz, h, dv), dtype=v.dtype, device=q.device)
     grid = lambda meta: (triton.cdiv(dv, meta["BV"]), bsz * hkv)
     _TUNED[flavour][grid](q, k, v, g, src, o, new, h, hkv, dk ** -0.5 if scale is None else scale,
-                          K=dk, V=dv, GQ=h // hkv)
+                          K=dk, V=dv, GQ=h // hkv, **pdl.options(pdl.enabled(flavour, q)))
     return o, new

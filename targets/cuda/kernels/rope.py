@@ -9,12 +9,14 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
 from .tuning import Flavour, autotuned, config
 
 
 @triton.jit
 def _rope_kernel(x_ptr, y_ptr, pos_ptr, inv_ptr, start, stride_x, H,
-                 D: tl.constexpr, HALF: tl.constexpr, BLOCK_H: tl.constexpr):
+                 D: tl.constexpr, HALF: tl.constexpr, BLOCK_H: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     row = tl.program_id(0)
     pos = (tl.load(pos_ptr) + start + row).to(tl.float32)
     i = tl.arange(0, HALF)
@@ -43,5 +45,5 @@ def rope(x: torch.Tensor, pos: torch.Tensor, start: int, inv_freq: torch.Tensor,
     assert d * heads == width and d >= 2 and d & (d - 1) == 0 and x.stride(-1) == 1, "head_dim: a power of two"
     y = torch.empty((t, width), dtype=x.dtype, device=x.device)
     _TUNED[flavour][(t,)](x, y, pos, inv_freq, start, x.stride(0), heads, D=d, HALF=d // 2,
-                          BLOCK_H=triton.next_power_of_2(heads))
+                          BLOCK_H=triton.next_power_of_2(heads), **pdl.options(pdl.enabled(flavour, x)))
     return y

@@ -16,6 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
 from .tuning import Flavour, autotuned, config, interpreting
 
 MAX_BLOCK = 4096
@@ -71,7 +72,8 @@ def _threshold(total, n, par_ptr):
 
 @triton.jit
 def _spike_encode_kernel(x_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, stride_x, stride_s,
-                         BLOCK: tl.constexpr, INT8: tl.constexpr):
+                         BLOCK: tl.constexpr, INT8: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     acc = tl.zeros([BLOCK], dtype=tl.float64)
@@ -124,7 +126,8 @@ def _encode(x: torch.Tensor, k: float, vth_min: float, vth_max: float, int8: boo
     sat = torch.empty((m,), dtype=torch.int32, device=x.device)
     par = _params(k, vth_min, vth_max, x.device)
     block = min(triton.next_power_of_2(n), MAX_BLOCK)
-    _TUNED[flavour][(m,)](x2, s, vth, sat, par, n, x2.stride(0), s.stride(0), BLOCK=block, INT8=int8)
+    _TUNED[flavour][(m,)](x2, s, vth, sat, par, n, x2.stride(0), s.stride(0), BLOCK=block, INT8=int8,
+                          **pdl.options(pdl.enabled(flavour, x2)))
     return s.reshape(shape), vth.reshape(*shape[:-1], 1), sat.reshape(shape[:-1])
 
 

@@ -16,13 +16,15 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
 from .tuning import Flavour, autotuned, config
 
 
 @triton.jit
 def _spike_gemv_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_ptr, ws_ptr, cnt_ptr, N, K, stride_wn,
                        HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                       DOT: tl.constexpr, PROGRAMS: tl.constexpr):
+                       DOT: tl.constexpr, PROGRAMS: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     pid_n = tl.program_id(0)
     sp = tl.program_id(1)
     splits = tl.num_programs(1)
@@ -112,5 +114,6 @@ def spike_gemv(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch
                          _splits(n, k, meta["BLOCK_N"], meta["BLOCK_K"], meta["PROGRAMS"]))
     res = residual.reshape(-1).contiguous() if residual is not None else scale
     _TUNED[flavour][grid](s, w, scale, vth, bias if bias is not None else scale, res, y, ws, cnt, n, k, w.stride(0),
-                          HAS_BIAS=bias is not None, HAS_RES=residual is not None, enable_fp_fusion=False)
+                          HAS_BIAS=bias is not None, HAS_RES=residual is not None, enable_fp_fusion=False,
+                          **pdl.options(pdl.enabled(flavour, s)))
     return y

@@ -13,6 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
+from .tuning import Flavour
 
 LOG2E = 1.4426950408889634
 SLICE = 128  # ring slots per program
@@ -22,7 +24,8 @@ BLOCK_N = 64
 @triton.jit
 def _window_decode_split(q_ptr, kn_ptr, vn_ptr, kr_ptr, vr_ptr, pos_ptr, m_ptr, l_ptr, acc_ptr, W, qk_scale,
                          REP: tl.constexpr, REP_PAD: tl.constexpr, D: tl.constexpr,
-                         SLICE: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr):
+                         SLICE: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     hk = tl.program_id(0)
     sp = tl.program_id(1)
     splits = tl.num_programs(1)
@@ -66,7 +69,8 @@ def _window_decode_split(q_ptr, kn_ptr, vn_ptr, kr_ptr, vr_ptr, pos_ptr, m_ptr, 
 
 @triton.jit
 def _window_decode_merge(m_ptr, l_ptr, acc_ptr, o_ptr, SPLITS: tl.constexpr, REP: tl.constexpr,
-                         REP_PAD: tl.constexpr, D: tl.constexpr):
+                         REP_PAD: tl.constexpr, D: tl.constexpr, PDL: tl.constexpr):
+    pdl.entry(PDL)
     h = tl.program_id(0)
     hk = h // REP
     rs = tl.arange(0, SPLITS)
@@ -81,10 +85,10 @@ def _window_decode_merge(m_ptr, l_ptr, acc_ptr, o_ptr, SPLITS: tl.constexpr, REP
 
 
 def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: torch.Tensor, v_ring: torch.Tensor,
-                  pos: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+                  pos: torch.Tensor, scale: float | None = None, *, flavour: Flavour = "cuda") -> torch.Tensor:
     """q [H, D], k and v [Hkv, D] (this step's), rings [Hkv, W, D] (updated in place at pos mod W),
     pos int64 [1] on the device -> o [H, D]: softmax over the ring's slots j <= pos. Plain Triton with a
-    fixed launch shape, the same for both flavours; float32 rings multiply in full float32 (no tf32)."""
+    fixed launch shape, the same for both flavours (the cuda flavour adds PDL, pdl.py); float32 rings multiply in full float32 (no tf32)."""
     h, d = q.shape
     hkv, w, _ = k_ring.shape
     assert h % hkv == 0 and k.shape == (hkv, d) and v_ring.shape == k_ring.shape, "GQA shapes"
@@ -97,9 +101,10 @@ def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: tor
     acc = torch.empty((hkv * splits * rep_pad, d), dtype=torch.float32, device=q.device)
     sm = (d ** -0.5 if scale is None else scale) * LOG2E
     q, k, v = (x.to(k_ring.dtype).contiguous() for x in (q, k, v))
+    launch = pdl.options(pdl.enabled(flavour, q))
     _window_decode_split[(hkv, splits)](q, k, v, k_ring, v_ring, pos, m, l, acc, w, sm, REP=rep, REP_PAD=rep_pad,
                                         D=d, SLICE=SLICE, BLOCK_N=BLOCK_N, num_warps=4,
-                                        PRECISION="ieee" if k_ring.dtype == torch.float32 else "tf32")
+                                        PRECISION="ieee" if k_ring.dtype == torch.float32 else "tf32", **launch)
     o = torch.empty((h, d), dtype=k_ring.dtype, device=q.device)
-    _window_decode_merge[(h,)](m, l, acc, o, SPLITS=splits, REP=rep, REP_PAD=rep_pad, D=d, num_warps=4)
+    _window_decode_merge[(h,)](m, l, acc, o, SPLITS=splits, REP=rep, REP_PAD=rep_pad, D=d, num_warps=4, **launch)
     return o
