@@ -410,10 +410,8 @@ class Executor:
             bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
             grouped = scale.shape[-1] > 1
             codes, scale = self.weight(p.weight, "i8"), scale if grouped else scale.reshape(-1)
-            if res is not None and not grouped and x.vth.ndim == 2:  # the residual added in the epilogue
-                gemm = spike_gemv if x.counts.shape[0] == 1 else spike_gemm
-                return Summed(gemm(x.counts, codes, scale, x.vth, bias, residual=res, out_dtype=self.dtype,
-                                   flavour=self.flavour))
+            if res is not None and not grouped:  # the residual added in the GEMM's epilogue
+                return Summed(self._spike_gemm(x, codes, scale, bias, grouped, residual=res))
             y = self._spike_gemm(x, codes, scale, bias, grouped)
             return y if res is None else Summed(y + res)
         if isinstance(x, Spikes):
@@ -433,11 +431,15 @@ class Executor:
             self._weights[key] = w.to(self.dtype)
         return self._weights[key]
 
-    def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool) -> torch.Tensor:
+    def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool,
+                    residual: torch.Tensor | None = None) -> torch.Tensor:
+        """The spike GEMM for x's token count; `residual` (per-row scales only) joins the epilogue."""
         if x.vth.ndim != 2:
             raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
-        fn = spike_gemm_grouped if grouped else spike_gemv if x.counts.shape[0] == 1 else spike_gemm
-        return fn(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour)
+        if grouped:
+            return spike_gemm_grouped(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour)
+        fn = spike_gemv if x.counts.shape[0] == 1 else spike_gemm
+        return fn(x.counts, codes, scale, x.vth, bias, residual=residual, out_dtype=self.dtype, flavour=self.flavour)
 
     def relu(self, n, args, a):
         return torch.clamp_min(args[0], 0)

@@ -18,6 +18,11 @@ def reference(x: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
     return np.rint(x64 / vth.astype(np.float64)).astype(np.int64), vth
 
 
+def with_neighbours(x: torch.Tensor) -> torch.Tensor:
+    """x and the float32 values one ulp above and below each entry."""
+    return torch.cat([x, torch.nextafter(x, x + 1), torch.nextafter(x, x - 1)])
+
+
 @pytest.mark.parametrize("shape,k,dtype", [((3, 7, 100), 3.0, torch.float32), ((4, 5000), 2.7, torch.float32),
                                            ((5, 64), 3.5, torch.float16)])
 def test_counts_and_threshold_exact(device: str, shape: tuple[int, ...], k: float, dtype: torch.dtype) -> None:
@@ -58,10 +63,9 @@ def test_int8_counts_equal_the_float64_division(device: str, dtype: torch.dtype)
     gen = torch.Generator().manual_seed(3)
     wide = torch.stack([torch.randn(4096, generator=gen) * torch.rand(1, generator=gen) * 9 for _ in range(6)])
     halves = torch.arange(-130, 131, dtype=torch.float32) + 0.5
-    ties = torch.cat([halves, torch.nextafter(halves, halves + 1), torch.nextafter(halves, halves - 1), halves - 0.5])
+    ties = torch.cat([with_neighbours(halves), halves - 0.5])
     k_tie = float(ties.double().abs().mean())  # V_th = mean|x| / k = 1 exactly: `ties` are exact ties
-    near = (halves * 0.3).float()  # V_th near 0.3: float32 points on, and one ulp either side of, c + 1/2
-    near = torch.cat([near, torch.nextafter(near, near + 1), torch.nextafter(near, near - 1)])
+    near = with_neighbours(halves * 0.3)  # V_th near 0.3: float32 points on, and one ulp either side of, c + 1/2
     for x, k in [(wide.to(dtype), 3.0), (ties[None].to(dtype), k_tie), (near[None], float(near.double().abs().mean() / 0.3))]:
         s8, vth, sat = spike_encode_int8(x.to(device), k)
         ref_s, ref_vth = reference(x.float().numpy(), k)
@@ -86,8 +90,7 @@ def test_fused_multiply_add_branch_rounds_exactly(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(enc, "_FUSED_FMA", True)
     halves = torch.arange(-130, 131, dtype=torch.float32) + 0.5
     for scale in (1.0, 0.3, 7.1):
-        x = (halves * scale).float()
-        x = torch.cat([x, torch.nextafter(x, x + 1), torch.nextafter(x, x - 1)])[None]
+        x = with_neighbours(halves * scale)[None]
         k = float(x.double().abs().mean() / scale)
         s8, vth, sat = spike_encode_int8(x, k)
         ref_s, ref_vth = reference(x.numpy(), k)

@@ -9,9 +9,9 @@ import torch
 import triton
 import triton.language as tl
 
+from . import pdl
 from .silu_mul import silu_times
 from .spike_encode import _params, _round_quotient_int8, _threshold
-from . import pdl
 from .tuning import Flavour, autotuned, config
 
 MAX_NORM_ROW = 16384  # the normalised row is held in registers
@@ -133,7 +133,7 @@ def rmsnorm_encode(x: torch.Tensor, weight: torch.Tensor, eps: float, group: int
     s, vth, sat = _outputs(m, d, x.device)
     _NORM[flavour][(m,)](x, weight.contiguous(), s, vth, sat, _params(k, vth_min, vth_max, x.device), gs, d // gs, eps,
                          SHARED_W=weight.numel() == gs, G_PAD=triton.next_power_of_2(d // gs),
-                         GS_PAD=triton.next_power_of_2(gs), **pdl.options(pdl.enabled(flavour, x)))
+                         GS_PAD=triton.next_power_of_2(gs), **pdl.options(flavour, x))
     return s, vth, sat
 
 
@@ -151,7 +151,7 @@ def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, 
     m, n = a.shape
     s, vth, sat = _outputs(m, n, a.device)
     par = _params(k, vth_min, vth_max, a.device)
-    launch = pdl.options(pdl.enabled(flavour, a))
+    launch = pdl.options(flavour, a)
     if m > FEW_ROWS:
         _SILU[flavour][(m,)](a, b, s, vth, sat, par, n, a.stride(0), b.stride(0), **launch)
         return s, vth, sat

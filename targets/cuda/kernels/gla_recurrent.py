@@ -63,5 +63,5 @@ def gla_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Te
     o = torch.empty((bsz, h, dv), dtype=v.dtype, device=q.device)
     grid = lambda meta: (triton.cdiv(dv, meta["BV"]), bsz * hkv)
     _TUNED[flavour][grid](q, k, v, g, src, o, new, h, hkv, dk ** -0.5 if scale is None else scale,
-                          K=dk, V=dv, GQ=h // hkv, **pdl.options(pdl.enabled(flavour, q)))
+                          K=dk, V=dv, GQ=h // hkv, **pdl.options(flavour, q))
     return o, new

@@ -32,11 +32,8 @@ def _hopper(index: int) -> bool:
     return torch.cuda.get_device_capability(index)[0] >= 9
 
 
-def enabled(flavour: Flavour, x: torch.Tensor) -> bool:
-    """Whether a kernel over `x` launches with PDL here."""
-    return flavour == "cuda" and x.is_cuda and not interpreting() and _hopper(x.device.index or 0)
-
-
-def options(on: bool) -> dict[str, Any]:
-    """The kernel arguments that go with `enabled`: the constexpr and Triton's launch option."""
+def options(flavour: Flavour, x: torch.Tensor) -> dict[str, Any]:
+    """The kernel arguments for a launch over `x`: PDL on (the constexpr and Triton's launch option)
+    for the cuda flavour on an sm_90+ GPU, else off."""
+    on = flavour == "cuda" and x.is_cuda and not interpreting() and _hopper(x.device.index or 0)
     return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}

@@ -45,5 +45,5 @@ def rope(x: torch.Tensor, pos: torch.Tensor, start: int, inv_freq: torch.Tensor,
     assert d * heads == width and d >= 2 and d & (d - 1) == 0 and x.stride(-1) == 1, "head_dim: a power of two"
     y = torch.empty((t, width), dtype=x.dtype, device=x.device)
     _TUNED[flavour][(t,)](x, y, pos, inv_freq, start, x.stride(0), heads, D=d, HALF=d // 2,
-                          BLOCK_H=triton.next_power_of_2(heads), **pdl.options(pdl.enabled(flavour, x)))
+                          BLOCK_H=triton.next_power_of_2(heads), **pdl.options(flavour, x))
     return y

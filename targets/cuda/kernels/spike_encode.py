@@ -23,13 +23,17 @@ MAX_BLOCK = 4096
 
 
 @triton.jit
+def _odd(c):
+    """Whether the integer-valued float c is odd (c / 2 has a fraction; exact in binary)."""
+    return (c * 0.5 - tl.floor(c * 0.5)) != 0.0
+
+
+@triton.jit
 def _round_half_even(r):
     """Round float64 to the nearest integer, ties to even, exactly (r - floor(r) is exact)."""
     f = tl.floor(r)
     d = r - f
-    half = f * 0.5
-    odd = (half - tl.floor(half)) != 0.0
-    up = (d > 0.5) | ((d == 0.5) & odd)
+    up = (d > 0.5) | ((d == 0.5) & _odd(f))
     return tl.where(up, f + 1.0, f)
 
 
@@ -58,7 +62,7 @@ def _round_quotient_int8(x, vth):
     q = tl.minimum(tl.maximum(x * (1.0 / vth), -128.0), 128.0)
     c = tl.floor(q + 0.5)
     c = tl.where(_above(x, c + 0.5, vth) > 0, c + 1.0, tl.where(_above(x, c - 0.5, vth) < 0, c - 1.0, c))
-    odd = (c * 0.5 - tl.floor(c * 0.5)) != 0.0
+    odd = _odd(c)
     c = tl.where(odd & (_above(x, c + 0.5, vth) == 0), c + 1.0, tl.where(odd & (_above(x, c - 0.5, vth) == 0), c - 1.0, c))
     return c
 
@@ -127,7 +131,7 @@ def _encode(x: torch.Tensor, k: float, vth_min: float, vth_max: float, int8: boo
     par = _params(k, vth_min, vth_max, x.device)
     block = min(triton.next_power_of_2(n), MAX_BLOCK)
     _TUNED[flavour][(m,)](x2, s, vth, sat, par, n, x2.stride(0), s.stride(0), BLOCK=block, INT8=int8,
-                          **pdl.options(pdl.enabled(flavour, x2)))
+                          **pdl.options(flavour, x2))
     return s.reshape(shape), vth.reshape(*shape[:-1], 1), sat.reshape(shape[:-1])
 
 

@@ -115,5 +115,5 @@ def spike_gemv(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch
     res = residual.reshape(-1).contiguous() if residual is not None else scale
     _TUNED[flavour][grid](s, w, scale, vth, bias if bias is not None else scale, res, y, ws, cnt, n, k, w.stride(0),
                           HAS_BIAS=bias is not None, HAS_RES=residual is not None, enable_fp_fusion=False,
-                          **pdl.options(pdl.enabled(flavour, s)))
+                          **pdl.options(flavour, s))
     return y

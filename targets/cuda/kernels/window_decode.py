@@ -88,7 +88,8 @@ def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: tor
                   pos: torch.Tensor, scale: float | None = None, *, flavour: Flavour = "cuda") -> torch.Tensor:
     """q [H, D], k and v [Hkv, D] (this step's), rings [Hkv, W, D] (updated in place at pos mod W),
     pos int64 [1] on the device -> o [H, D]: softmax over the ring's slots j <= pos. Plain Triton with a
-    fixed launch shape, the same for both flavours (the cuda flavour adds PDL, pdl.py); float32 rings multiply in full float32 (no tf32)."""
+    fixed launch shape, the same for both flavours (the cuda flavour adds PDL, pdl.py); float32 rings
+    multiply in full float32 (no tf32)."""
     h, d = q.shape
     hkv, w, _ = k_ring.shape
     assert h % hkv == 0 and k.shape == (hkv, d) and v_ring.shape == k_ring.shape, "GQA shapes"
@@ -101,7 +102,7 @@ def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: tor
     acc = torch.empty((hkv * splits * rep_pad, d), dtype=torch.float32, device=q.device)
     sm = (d ** -0.5 if scale is None else scale) * LOG2E
     q, k, v = (x.to(k_ring.dtype).contiguous() for x in (q, k, v))
-    launch = pdl.options(pdl.enabled(flavour, q))
+    launch = pdl.options(flavour, q)
     _window_decode_split[(hkv, splits)](q, k, v, k_ring, v_ring, pos, m, l, acc, w, sm, REP=rep, REP_PAD=rep_pad,
                                         D=d, SLICE=SLICE, BLOCK_N=BLOCK_N, num_warps=4,
                                         PRECISION="ieee" if k_ring.dtype == torch.float32 else "tf32", **launch)
