@@ -21,12 +21,14 @@ import torch.nn.functional as F
 from sbcompile.ir import Module, SbirError
 from sbcompile.ir.activity import SpikeStats, total
 from sbcompile.models.random_weights import SEED_ATTR, random_weight
+from sbcompile.passes.fuse_activation import ACTIVATION_OF
 from sbcompile.passes.fuse_encode import ENCODED_BY
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
 from sbcompile.passes.fuse_residual import EPILOGUE_OF, RESIDUAL
 from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
 
 from . import plan as plan_mod
+from .kernels.dense_act import ACTS, MAX_K, dense_act
 from .kernels.fused_encode import norm_fits, rmsnorm_encode, silu_mul_encode
 from .kernels.gla_chunked import gla_chunked
 from .kernels.gla_recurrent import gla_recurrent
@@ -94,6 +96,19 @@ def _rows(v: Any, a: int, b: int) -> Any:
     return v.rows(a, b) if isinstance(v, Spikes) else Silu(v.x[a:b]) if isinstance(v, Silu) else v[a:b]
 
 
+def _relu_only(chain: list[plan_mod.Node]) -> bool:
+    """A fused chain a spike GEMM's epilogue applies itself (as a floor)."""
+    return len(chain) == 1 and chain[0].rule == "relu"
+
+
+def _kernel_chain(chain: list[plan_mod.Node]) -> bool:
+    """A fused chain dense_act applies: one activation, a scale, or an activation then a scale."""
+    rules = [c.rule for c in chain]
+    if rules[-1:] == ["scale"]:
+        rules = rules[:-1]
+    return len(rules) <= 1 and all(r in ACTS for r in rules)
+
+
 def _default_device() -> str:
     if os.environ.get("TRITON_INTERPRET") == "1" or not torch.cuda.is_available():
         return "cpu"
@@ -115,6 +130,7 @@ class Executor:
         self.record_activity = record_activity  # spike statistics of eager runs (a host copy per encode)
         self.segments = plan_mod.build(module)
         self.nodes = [n for s in self.segments for n in s.nodes]
+        self.chains = self._chains()
         self._steps = self._prepare()
         self.encoded = {n.result for s in self.segments for n in s.nodes  # producers an encoder computes
                         if n.op.attrs.get(ENCODED_BY) in {m.result for m in s.nodes}}
@@ -195,8 +211,9 @@ class Executor:
         return self._weights[key]
 
     def _gemm_weights(self, leader: str) -> tuple:
-        """A fused GEMM's concatenated codes, scales and bias (zeros for members without one), and
-        its members' column blocks."""
+        """A fused GEMM's concatenated codes, scales and bias (zeros for members without one), its
+        members' column blocks, and the epilogue's floor (0 under a member's fused ReLU, else -inf;
+        None when no member has one)."""
         key = ("gemm", leader)
         if key not in self._weights:
             members = [n.op for n in self.nodes if n.op.attrs.get(GEMM_GROUP) == leader]
@@ -214,7 +231,12 @@ class Executor:
                 at += m.params.out_features
                 for form, name in (("i8", m.params.weight), ("f32", m.params.scale), ("f32", m.params.bias)):
                     self._weights.pop((form, name), None)  # the members' own copies: only the fused form runs
-            self._weights[key] = (codes, scale, bias, grouped, blocks)
+            relu = [_relu_only(self.chains.get(name, [])) for name, _, _ in blocks]
+            floor = None
+            if any(relu):
+                floor = torch.cat([torch.full((hi - lo,), 0.0 if r else float("-inf"), dtype=F32, device=self.device)
+                                   for (_, lo, hi), r in zip(blocks, relu)])
+            self._weights[key] = (codes, scale, bias, grouped, blocks, floor)
         return self._weights[key]
 
     # ------------------------------------------------------------------ running
@@ -296,6 +318,14 @@ class Executor:
                 full.pop(name, None)
         return full[self.module.outputs[0].name]
 
+    def _chains(self) -> dict[str, list[plan_mod.Node]]:
+        """Per projection, the activations fuse-activation put into its epilogue, in order."""
+        chains: dict[str, list[plan_mod.Node]] = {}
+        for n in self.nodes:
+            if ACTIVATION_OF in n.op.attrs:
+                chains.setdefault(n.op.attrs[ACTIVATION_OF], []).append(n)
+        return chains
+
     def _prepare(self) -> list[list[tuple[Callable, plan_mod.Node, list[str]]]]:
         """Per segment, each op's rule method and operand names, looked up once (a decode step runs
         hundreds of ops: no per-op attribute or class lookups on the way); token inputs left out."""
@@ -309,7 +339,8 @@ class Executor:
                 operands = [v.name for v in n.op.operands]
                 if RESIDUAL in n.op.attrs and any(m.op.attrs.get(EPILOGUE_OF) == n.result for m in here.values()):
                     operands.append(n.op.attrs[RESIDUAL])  # fuse-residual: the epilogue reads it
-                steps.append((getattr(self, n.rule), n, operands))
+                rule = self.computed if ACTIVATION_OF in n.op.attrs else getattr(self, n.rule)
+                steps.append((rule, n, operands))
             out.append(steps)
         return out
 
@@ -401,10 +432,15 @@ class Executor:
         p, x = n.op.params, args[0]
         leader = n.op.attrs.get(GEMM_GROUP)
         if leader is not None:
-            codes, scale, bias, grouped, blocks = self._gemm_weights(leader)
-            y = self._spike_gemm(x, codes, scale, bias, grouped)
-            return {name: y[:, lo:hi] for name, lo, hi in blocks}
+            codes, scale, bias, grouped, blocks, floor = self._gemm_weights(leader)
+            y = self._spike_gemm(x, codes, scale, bias, grouped, floor=floor)
+            out = {}
+            for name, lo, hi in blocks:
+                chain = self.chains.get(name, [])
+                out[name] = y[:, lo:hi] if floor is not None and _relu_only(chain) else self._activate(chain, y[:, lo:hi], a)
+            return out
         res = args[1] if len(args) > 1 else None  # fuse-residual
+        chain = self.chains.get(n.result, [])
         if isinstance(x, Spikes) and p.scale is not None:
             scale = self.weight(p.scale, "f32")
             bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
@@ -412,15 +448,45 @@ class Executor:
             codes, scale = self.weight(p.weight, "i8"), scale if grouped else scale.reshape(-1)
             if res is not None and not grouped:  # the residual added in the GEMM's epilogue
                 return Summed(self._spike_gemm(x, codes, scale, bias, grouped, residual=res))
+            if _relu_only(chain):  # the ReLU as the epilogue's floor
+                return self._spike_gemm(x, codes, scale, bias, grouped, floor=self._zeros(p.out_features))
             y = self._spike_gemm(x, codes, scale, bias, grouped)
             return y if res is None else Summed(y + res)
         if isinstance(x, Spikes):
             x = self.spike_decode(n, [x], a)
+        if p.scale is None and chain and x.dim() == 2 and x.shape[-1] <= MAX_K and _kernel_chain(chain):
+            return self._dense_act(p, x, chain)
         w = self.weight(p.weight, "act")
         if p.scale is not None:
             w = self._dequant(p)
         y = F.linear(x.to(self.dtype), w, self.weight(p.bias, "act") if p.bias is not None else None)
+        y = self._activate(chain, y, a)
         return y if res is None else Summed(y + res)
+
+    def _dense_act(self, p, x: torch.Tensor, chain: list[plan_mod.Node]) -> torch.Tensor:
+        """A float projection of few inputs and its activation chain, one kernel (kernels/dense_act.py);
+        the output dtype is the unfused chain's (logsigmoid's gates are float32)."""
+        act = chain[0].rule if chain[0].rule in ACTS else "none"
+        factor = chain[-1].op.params.factor if chain[-1].rule == "scale" else 1.0
+        out = F32 if any(c.rule == "logsigmoid" for c in chain) else self.dtype
+        bias = self.weight(p.bias, "f32").reshape(-1) if p.bias is not None else None
+        return dense_act(x, self.weight(p.weight, "f32"), bias, act, factor, out_dtype=out, flavour=self.flavour)
+
+    def _activate(self, chain: list[plan_mod.Node], y: torch.Tensor, a: int) -> torch.Tensor:
+        """A fused chain applied by the activations' own rules (the projection's kernel has no epilogue for it)."""
+        for c in chain:
+            y = getattr(self, c.rule)(c, [y], a)
+        return y
+
+    def computed(self, n, args, a):
+        """An activation fuse-activation put into its projection's epilogue: its operand is already its value."""
+        return args[0]
+
+    def _zeros(self, width: int) -> torch.Tensor:
+        key = ("zeros", width)
+        if key not in self._weights:
+            self._weights[key] = torch.zeros(width, dtype=F32, device=self.device)
+        return self._weights[key]
 
     def _dequant(self, p) -> torch.Tensor:
         key = ("dequant", p.weight)
@@ -431,15 +497,18 @@ class Executor:
             self._weights[key] = w.to(self.dtype)
         return self._weights[key]
 
-    def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool,
-                    residual: torch.Tensor | None = None) -> torch.Tensor:
-        """The spike GEMM for x's token count; `residual` (per-row scales only) joins the epilogue."""
+    def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool, residual: torch.Tensor | None = None,
+                    floor: torch.Tensor | None = None) -> torch.Tensor:
+        """The spike GEMM for x's token count; `residual` (per-row scales only) and `floor` (fused ReLUs)
+        join the epilogue."""
         if x.vth.ndim != 2:
             raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
         if grouped:
-            return spike_gemm_grouped(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour)
+            return spike_gemm_grouped(x.counts, codes, scale, x.vth, bias, floor=floor, out_dtype=self.dtype,
+                                      flavour=self.flavour)
         fn = spike_gemv if x.counts.shape[0] == 1 else spike_gemm
-        return fn(x.counts, codes, scale, x.vth, bias, residual=residual, out_dtype=self.dtype, flavour=self.flavour)
+        return fn(x.counts, codes, scale, x.vth, bias, residual=residual, floor=floor, out_dtype=self.dtype,
+                  flavour=self.flavour)
 
     def relu(self, n, args, a):
         return torch.clamp_min(args[0], 0)

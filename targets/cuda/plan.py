@@ -2,7 +2,8 @@
 its op class (RULES), the ops cut into position-wise segments (run in token chunks, so long prompts
 fit) and sequence mixers (GLA, window attention: run over the whole sequence), and for each
 segment the values that must outlive it (kept in full-length buffers). Fusions come from IR passes
-(fuse-projections, fuse-silu-mul, fuse-encode): this module only reads their marks.
+(fuse-projections, fuse-silu-mul, fuse-activation, fuse-encode, fuse-residual): this module only
+reads their marks.
 
 Pure data, no torch: `emit` writes it as OUT/plan.json; executor.py runs it."""
 
@@ -21,6 +22,7 @@ from sbcompile.ir.dialects.nn import Add, Embed, FakeQuant, LogSigmoid, Mul, ReL
 from sbcompile.ir.dialects.seq import GLA, RoPE, WindowAttention
 from sbcompile.ir.dialects.spike import Encode, Decode
 from sbcompile.ir.dialects.syn import Dense
+from sbcompile.passes.fuse_activation import ACTIVATION_OF
 from sbcompile.passes.fuse_encode import ENCODED_BY
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
 from sbcompile.passes.fuse_silu_mul import INTO
@@ -135,7 +137,7 @@ def describe(module: Module, segments: list[Segment], target: str, flavour: str)
     rules: dict[str, int] = {}
     for s in segments:
         for n in s.nodes:
-            key = "fused" if INTO in n.op.attrs or ENCODED_BY in n.op.attrs else n.rule
+            key = "fused" if INTO in n.op.attrs or ENCODED_BY in n.op.attrs or ACTIVATION_OF in n.op.attrs else n.rule
             rules[key] = rules.get(key, 0) + 1
     return {"target": target, "flavour": flavour, "format": 1, "rules": dict(sorted(rules.items())),
             "segments": out}

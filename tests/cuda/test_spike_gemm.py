@@ -69,3 +69,16 @@ def test_grouped_sequential_exact_and_within_tolerance(device: str, m: int, n: i
     # stated tolerance against exact arithmetic: per element |err| <= (groups + 3) * 2^-24 * (sum of |terms|)
     mag = sum(np.abs(p * scale[None, :, g, 0].astype(np.float64)) for g, p in enumerate(parts)) * vth + np.abs(bias)
     assert np.all(np.abs(y - ref64) <= (k // 128 + 3) * 2.0 ** -24 * mag)
+
+
+@pytest.mark.parametrize("m,n,k", [(37, 72, 256), (1, 96, 384)])
+def test_floor_bounds_the_epilogue_below(device: str, m: int, n: int, k: int) -> None:
+    """fuse-activation's ReLU: max(y, floor[n]) with floor 0 under a ReLU, -inf elsewhere, exact."""
+    s, w, vth, bias = operands(m, n, k, seed=n)
+    scale = (np.random.default_rng(m).random(n) / 127).astype(np.float32)
+    floor = np.where(np.arange(n) < n // 3, np.float32(0), np.float32(-np.inf)).astype(np.float32)
+    acc = s.astype(np.int64) @ w.astype(np.int64).T
+    ref = np.maximum((acc.astype(np.float32) * scale[None, :]) * vth + bias[None, :], floor[None, :])
+    t = lambda a: torch.from_numpy(a).to(device)
+    y = spike_gemm(t(s), t(w), t(scale), t(vth), t(bias), floor=t(floor)).cpu().numpy()
+    assert np.array_equal(y, ref) and (y[:, : n // 3] >= 0).all() and (y[:, n // 3:] < 0).any()

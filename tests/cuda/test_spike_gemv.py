@@ -47,3 +47,18 @@ def test_residual_added_in_the_epilogue(device: str) -> None:
     t = lambda a: torch.from_numpy(a).to(device)
     y = spike_gemv(t(s), t(w), t(scale), torch.tensor([[0.5]], device=device), residual=t(res))
     assert np.array_equal(y.cpu().numpy(), ref)
+
+
+def test_floor_bounds_the_epilogue_below(device: str) -> None:
+    """fuse-activation's ReLU in the one-token epilogue: max(y, floor[n]), exact."""
+    rng = np.random.default_rng(9)
+    n, k = 80, 768
+    w = rng.integers(-127, 128, (n, k), dtype=np.int8)
+    s = np.clip(np.rint(rng.standard_normal((1, k)) * 6), -127, 127).astype(np.int8)
+    scale = (rng.random(n) / 127).astype(np.float32)
+    floor = np.where(np.arange(n) % 2 == 0, np.float32(0), np.float32(-np.inf)).astype(np.float32)
+    acc = s.astype(np.int64) @ w.astype(np.int64).T
+    ref = np.maximum((acc.astype(np.float32) * scale[None, :]) * np.float32(0.5), floor[None, :])
+    t = lambda a: torch.from_numpy(a).to(device)
+    y = spike_gemv(t(s), t(w), t(scale), torch.tensor([[0.5]], device=device), floor=t(floor)).cpu().numpy()
+    assert np.array_equal(y, ref) and (y[0, ::2] >= 0).all() and (y[0, 1::2] < 0).any()

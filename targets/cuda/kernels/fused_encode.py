@@ -10,8 +10,10 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .launch import Launcher
 from .silu_mul import silu_times
 from .spike_encode import _params, _round_quotient_int8, _threshold
+from .tiles import cdiv, pow2
 from .tuning import Flavour, autotuned, config
 
 MAX_NORM_ROW = 16384  # the normalised row is held in registers
@@ -110,6 +112,7 @@ _SILU_CONFIGS = {"cuda": [config(8, 1, BLOCK=4096), config(4, 1, BLOCK=2048), co
                  "metax": [config(8, 1, BLOCK=4096), config(4, 1, BLOCK=2048)]}
 _NORM = autotuned(_rmsnorm_encode_kernel, _NORM_CONFIGS, key=["GS", "NG", "SHARED_W"])
 _SILU = autotuned(_silu_mul_encode_kernel, _SILU_CONFIGS, key=["N"])
+_SILU_PARTS, _ENCODE_PARTS = Launcher(_silu_mul_parts_kernel), Launcher(_encode_parts_kernel)
 
 
 def _outputs(m: int, n: int, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -132,8 +135,8 @@ def rmsnorm_encode(x: torch.Tensor, weight: torch.Tensor, eps: float, group: int
     x = x.contiguous()
     s, vth, sat = _outputs(m, d, x.device)
     _NORM[flavour][(m,)](x, weight.contiguous(), s, vth, sat, _params(k, vth_min, vth_max, x.device), gs, d // gs, eps,
-                         SHARED_W=weight.numel() == gs, G_PAD=triton.next_power_of_2(d // gs),
-                         GS_PAD=triton.next_power_of_2(gs), **pdl.options(flavour, x))
+                         SHARED_W=weight.numel() == gs, G_PAD=pow2(d // gs),
+                         GS_PAD=pow2(gs), **pdl.options(flavour, x))
     return s, vth, sat
 
 
@@ -155,11 +158,10 @@ def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, 
     if m > FEW_ROWS:
         _SILU[flavour][(m,)](a, b, s, vth, sat, par, n, a.stride(0), b.stride(0), **launch)
         return s, vth, sat
-    chunks = triton.cdiv(n, CHUNK)
+    chunks = cdiv(n, CHUNK)
     h = torch.empty((m, n), dtype=a.dtype, device=a.device)
     parts = torch.empty((m, chunks), dtype=torch.float64, device=a.device)
-    _silu_mul_parts_kernel[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), BLOCK=CHUNK, num_warps=4,
-                                     **launch)
-    _encode_parts_kernel[(m, chunks)](h, parts, s, vth, sat, par, n, NCH=triton.next_power_of_2(chunks), BLOCK=CHUNK,
-                                      num_warps=4, **launch)
+    _SILU_PARTS[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), BLOCK=CHUNK, num_warps=4, **launch)
+    _ENCODE_PARTS[(m, chunks)](h, parts, s, vth, sat, par, n, NCH=pow2(chunks), BLOCK=CHUNK,
+                               num_warps=4, **launch)
     return s, vth, sat

@@ -20,6 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .tiles import cdiv
 from .tuning import Flavour, autotuned, config
 
 
@@ -131,7 +132,7 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     assert dk >= 16 and dv >= 16 and dk & (dk - 1) == 0 and dv & (dv - 1) == 0, "K, V: powers of two >= 16"
     assert chunk >= 16 and chunk & (chunk - 1) == 0, "chunk: a power of two >= 16"
     q, k, v, g = (x if x.stride(-1) == 1 and x.stride(-2) == x.shape[-1] else x.contiguous() for x in (q, k, v, g))
-    nt = triton.cdiv(t, chunk)
+    nt = cdiv(t, chunk)
     states = torch.empty((bsz * hkv, nt, dk, dv), dtype=torch.float32, device=q.device)
     decay = torch.empty((bsz * hkv, nt, dk), dtype=torch.float32, device=q.device)
     o = torch.empty((bsz, t, h, dv), dtype=v.dtype, device=q.device)
@@ -139,9 +140,9 @@ def gla_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tens
     h0 = initial_state.to(torch.float32).contiguous() if initial_state is not None else ht
     kvg = (k.stride(0), k.stride(1), v.stride(0), v.stride(1), g.stride(0), g.stride(1))
     _DELTA[flavour][(nt, bsz * hkv)](k, v, g, states, decay, t, hkv, *kvg, K=dk, V=dv, BT=chunk)
-    _SCAN[flavour][lambda meta: (triton.cdiv(dv, meta["BV"]), bsz * hkv)](
+    _SCAN[flavour][lambda meta: (cdiv(dv, meta["BV"]), bsz * hkv)](
         states, decay, h0, ht, nt, K=dk, V=dv, HAS_H0=initial_state is not None)
-    _OUTPUT[flavour][lambda meta: (triton.cdiv(dv, meta["BV"]), nt, bsz * h)](
+    _OUTPUT[flavour][lambda meta: (cdiv(dv, meta["BV"]), nt, bsz * h)](
         q, k, v, g, states, o, t, h, hkv, dk ** -0.5 if scale is None else scale,
         q.stride(0), q.stride(1), *kvg, o.stride(0), o.stride(1), K=dk, V=dv, BT=chunk)
     return o, ht

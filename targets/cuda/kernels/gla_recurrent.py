@@ -11,6 +11,7 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .tiles import cdiv
 from .tuning import Flavour, autotuned, config
 
 
@@ -61,7 +62,7 @@ def gla_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Te
     src = state.contiguous()
     new = src if inplace else torch.empty_like(src)
     o = torch.empty((bsz, h, dv), dtype=v.dtype, device=q.device)
-    grid = lambda meta: (triton.cdiv(dv, meta["BV"]), bsz * hkv)
+    grid = lambda meta: (cdiv(dv, meta["BV"]), bsz * hkv)
     _TUNED[flavour][grid](q, k, v, g, src, o, new, h, hkv, dk ** -0.5 if scale is None else scale,
                           K=dk, V=dv, GQ=h // hkv, **pdl.options(flavour, q))
     return o, new

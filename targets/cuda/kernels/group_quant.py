@@ -9,6 +9,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .tiles import pow2
 from .tuning import Flavour, autotuned, config
 
 
@@ -50,5 +51,5 @@ def group_quant(x: torch.Tensor, group: int, *, amax: bool, div: float, lo: floa
     y = torch.empty((t, c), dtype=out_dtype, device=x.device)
     s = torch.empty((t, c // group, 1), dtype=torch.float32, device=x.device)
     _TUNED[flavour][(t,)](x, y, s, x.stride(0), c, div, lo, hi, qlo, qhi, G=group,
-                          BLOCK_G=triton.next_power_of_2(c // group), AMAX=amax, DEQUANT=dequant)
+                          BLOCK_G=pow2(c // group), AMAX=amax, DEQUANT=dequant)
     return y, s

@@ -34,6 +34,12 @@ def _hopper(index: int) -> bool:
 
 def options(flavour: Flavour, x: torch.Tensor) -> dict[str, Any]:
     """The kernel arguments for a launch over `x`: PDL on (the constexpr and Triton's launch option)
-    for the cuda flavour on an sm_90+ GPU, else off."""
-    on = flavour == "cuda" and x.is_cuda and not interpreting() and _hopper(x.device.index or 0)
+    for the cuda flavour on an sm_90+ GPU, else off. One shared dict per (flavour, device): callers
+    unpack it, and an eager decode step asks hundreds of times."""
+    return _options(flavour, x.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _options(flavour: Flavour, device: torch.device) -> dict[str, Any]:
+    on = flavour == "cuda" and device.type == "cuda" and not interpreting() and _hopper(device.index or 0)
     return {"PDL": True, "launch_pdl": True} if on else {"PDL": False}

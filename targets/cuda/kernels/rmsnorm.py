@@ -7,6 +7,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .tiles import cdiv, pow2
 from .tuning import Flavour, autotuned, config
 
 
@@ -43,7 +44,7 @@ def rmsnorm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6, group: int
     x2 = x.contiguous().reshape(-1, gs)
     y = torch.empty_like(x2)
     r = x2.shape[0]
-    grid = lambda meta: (triton.cdiv(r, meta["BLOCK_R"]),)
+    grid = lambda meta: (cdiv(r, meta["BLOCK_R"]),)
     _TUNED[flavour][grid](x2, weight.contiguous(), y, r, gs, d // gs, eps,
-                          SHARED_W=weight.numel() == gs, BLOCK_C=triton.next_power_of_2(gs))
+                          SHARED_W=weight.numel() == gs, BLOCK_C=pow2(gs))
     return y.reshape(x.shape)

@@ -10,6 +10,7 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .tiles import pow2
 from .tuning import Flavour, autotuned, config
 
 
@@ -45,5 +46,5 @@ def rope(x: torch.Tensor, pos: torch.Tensor, start: int, inv_freq: torch.Tensor,
     assert d * heads == width and d >= 2 and d & (d - 1) == 0 and x.stride(-1) == 1, "head_dim: a power of two"
     y = torch.empty((t, width), dtype=x.dtype, device=x.device)
     _TUNED[flavour][(t,)](x, y, pos, inv_freq, start, x.stride(0), heads, D=d, HALF=d // 2,
-                          BLOCK_H=triton.next_power_of_2(heads), **pdl.options(flavour, x))
+                          BLOCK_H=pow2(heads), **pdl.options(flavour, x))
     return y

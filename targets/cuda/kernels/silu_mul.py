@@ -6,6 +6,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .tiles import cdiv
 from .tuning import Flavour, autotuned, config
 
 
@@ -51,10 +52,10 @@ def silu_mul(a: torch.Tensor, b: torch.Tensor, *, flavour: Flavour = "cuda") -> 
     if a.dim() == 2 and a.stride(-1) == 1 and b.stride(-1) == 1 and not (a.is_contiguous() and b.is_contiguous()):
         m, n = a.shape
         y = torch.empty((m, n), dtype=a.dtype, device=a.device)
-        _ROWS[flavour][lambda meta: (m, triton.cdiv(n, meta["BLOCK"]))](a, b, y, n, a.stride(0), b.stride(0))
+        _ROWS[flavour][lambda meta: (m, cdiv(n, meta["BLOCK"]))](a, b, y, n, a.stride(0), b.stride(0))
         return y
     a, b = a.contiguous(), b.contiguous()
     y = torch.empty_like(a)
     n = a.numel()
-    _TUNED[flavour][lambda meta: (triton.cdiv(n, meta["BLOCK"]),)](a, b, y, n)
+    _TUNED[flavour][lambda meta: (cdiv(n, meta["BLOCK"]),)](a, b, y, n)
     return y

@@ -17,6 +17,7 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .tiles import pow2
 from .tuning import Flavour, autotuned, config, interpreting
 
 MAX_BLOCK = 4096
@@ -129,7 +130,7 @@ def _encode(x: torch.Tensor, k: float, vth_min: float, vth_max: float, int8: boo
     vth = torch.empty((m,), dtype=torch.float32, device=x.device)
     sat = torch.empty((m,), dtype=torch.int32, device=x.device)
     par = _params(k, vth_min, vth_max, x.device)
-    block = min(triton.next_power_of_2(n), MAX_BLOCK)
+    block = min(pow2(n), MAX_BLOCK)
     _TUNED[flavour][(m,)](x2, s, vth, sat, par, n, x2.stride(0), s.stride(0), BLOCK=block, INT8=int8,
                           **pdl.options(flavour, x2))
     return s.reshape(shape), vth.reshape(*shape[:-1], 1), sat.reshape(shape[:-1])

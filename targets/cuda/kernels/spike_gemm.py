@@ -1,8 +1,9 @@
 """Spike-count GEMM: int8 counts x int8 weights on the integer tensor cores, dequantized in the epilogue.
 
 y[m, n] = (float32(acc[m, n]) * scale[n]) * vth[m] (+ bias[n]), acc = sum_k s[m, k] * w[n, k] in int32,
-exact; with a residual r [M, N] (fuse-residual), y + r in float32 before the one rounding to the
-output dtype, as spike_gemv's epilogue. The float epilogue keeps that order and is launched with enable_fp_fusion=False so no
+exact; with a residual r [M, N] (fuse-residual), y + r in float32, and with a floor f [N]
+(fuse-activation's ReLU: 0, or -inf for a column without one) max(y, f), before the one rounding to
+the output dtype, as spike_gemv's epilogue. The float epilogue keeps that order and is launched with enable_fp_fusion=False so no
 multiply-add is contracted into an FMA: a float32 reference with the same order matches bit for bit.
 
 Group variant (weights quantized per `group` = 128 input channels, scales [N, K/group]): every
@@ -17,14 +18,14 @@ import triton
 import triton.language as tl
 
 from . import spike_gemm_tma
-from .tiles import tile_ids
+from .tiles import cdiv, tile_ids
 from .tuning import Flavour, autotuned, config, interpreting
 
 
 @triton.jit
-def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_ptr, M, N, K,
+def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, M, N, K,
                        stride_sm, stride_wn, stride_ym, stride_scale, stride_rm,
-                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, GROUPED: tl.constexpr, EVEN_K: tl.constexpr,
+                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr, EVEN_K: tl.constexpr,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                        GROUP_M: tl.constexpr):
     pid_m, pid_n = tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -64,6 +65,8 @@ def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_pt
     mask = (rm[:, None] < M) & (rn[None, :] < N)
     if HAS_RES:
         y = y + tl.load(res_ptr + rm.to(tl.int64)[:, None] * stride_rm + rn[None, :], mask=mask, other=0.0).to(tl.float32)
+    if HAS_FLOOR:
+        y = tl.maximum(y, tl.load(floor_ptr + wn)[None, :])
     tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
@@ -89,7 +92,7 @@ _SMALL_CONFIGS = {
 SMALL_M = 16
 # the group variant needs one group per K step
 _GROUP_CONFIGS = {f: [c for c in cs if c.kwargs["BLOCK_K"] == 128] for f, cs in _CONFIGS.items()}
-_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "EVEN_K"]
+_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR", "EVEN_K"]
 _TUNED = autotuned(_spike_gemm_kernel, _CONFIGS, key=_KEY)
 _TUNED_SMALL = autotuned(_spike_gemm_kernel, _SMALL_CONFIGS, key=_KEY)
 _TUNED_GROUPED = autotuned(_spike_gemm_kernel, _GROUP_CONFIGS, key=_KEY)
@@ -97,7 +100,8 @@ GROUP = 128
 
 
 def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor, bias: torch.Tensor | None,
-            residual: torch.Tensor | None, out_dtype: torch.dtype, grouped: bool, flavour: Flavour) -> torch.Tensor:
+            residual: torch.Tensor | None, floor: torch.Tensor | None, out_dtype: torch.dtype, grouped: bool,
+            flavour: Flavour) -> torch.Tensor:
     lead = s.shape[:-1]
     s2 = s.reshape(-1, s.shape[-1]).contiguous()
     m, k = s2.shape
@@ -113,30 +117,33 @@ def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Te
         res = res.contiguous()
     small = m <= SMALL_M and not grouped
     if flavour == "cuda" and not small and not interpreting() and spike_gemm_tma.usable(s2):
-        spike_gemm_tma.launch(s2, w, scale, vth, bias, res, y, grouped)
+        spike_gemm_tma.launch(s2, w, scale, vth, bias, res, floor, y, grouped)
         return y.reshape(*lead, n)
-    grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
+    grid = lambda meta: (cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
     tuned = (_TUNED_GROUPED if grouped else _TUNED_SMALL if small else _TUNED)[flavour]
-    tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, res if res is not None else y, y, m, n, k,
+    tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, res if res is not None else y,
+                floor if floor is not None else scale, y, m, n, k,
                 s2.stride(0), w.stride(0), y.stride(0), scale.stride(0), res.stride(0) if res is not None else 0,
-                HAS_BIAS=bias is not None, HAS_RES=res is not None, GROUPED=grouped, EVEN_K=k % 128 == 0,
-                enable_fp_fusion=False)
+                HAS_BIAS=bias is not None, HAS_RES=res is not None, HAS_FLOOR=floor is not None, GROUPED=grouped,
+                EVEN_K=k % 128 == 0, enable_fp_fusion=False)
     return y.reshape(*lead, n)
 
 
 def spike_gemm(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor,
                bias: torch.Tensor | None = None, *, residual: torch.Tensor | None = None,
-               out_dtype: torch.dtype = torch.float32, flavour: Flavour = "cuda") -> torch.Tensor:
+               floor: torch.Tensor | None = None, out_dtype: torch.dtype = torch.float32,
+               flavour: Flavour = "cuda") -> torch.Tensor:
     """Per-output-channel weights: s int8 [..., K], w int8 [N, K], scale f32 [N], vth f32 [..., 1];
-    `residual` [..., N] is added in the epilogue (fuse-residual)."""
+    `residual` [..., N] is added in the epilogue (fuse-residual), then `floor` f32 [N] bounds y below
+    (fuse-activation's ReLU)."""
     assert scale.numel() == w.shape[0], "one scale per output row"
-    return _launch(s, w, scale, vth, bias, residual, out_dtype, False, flavour)
+    return _launch(s, w, scale, vth, bias, residual, floor, out_dtype, False, flavour)
 
 
 def spike_gemm_grouped(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor,
-                       bias: torch.Tensor | None = None, *, out_dtype: torch.dtype = torch.float32,
-                       flavour: Flavour = "cuda") -> torch.Tensor:
+                       bias: torch.Tensor | None = None, *, floor: torch.Tensor | None = None,
+                       out_dtype: torch.dtype = torch.float32, flavour: Flavour = "cuda") -> torch.Tensor:
     """Per-group-of-128 weights: scale f32 [N, K/128] (or W8ASpike's [N, K/128, 1]); K % 128 == 0."""
     assert s.shape[-1] % GROUP == 0 and scale.numel() == w.shape[0] * (s.shape[-1] // GROUP), \
         "K must be a multiple of 128 and scale [N, K/128]"
-    return _launch(s, w, scale, vth, bias, None, out_dtype, True, flavour)
+    return _launch(s, w, scale, vth, bias, None, floor, out_dtype, True, flavour)

@@ -10,12 +10,13 @@ import triton
 import triton.language as tl
 from triton.tools.tensor_descriptor import TensorDescriptor
 
-from .tiles import tile_ids
+from .tiles import cdiv, tile_ids
 
 
 @triton.jit
-def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_ptr, M, N, K, stride_ym,
-                           stride_scale, stride_rm, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, GROUPED: tl.constexpr,
+def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, M, N, K, stride_ym,
+                           stride_scale, stride_rm, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr,
+                           HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr,
                            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                            GROUP_M: tl.constexpr):
     pid_m, pid_n = tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -42,6 +43,8 @@ def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr
     mask = (rm[:, None] < M) & (rn[None, :] < N)
     if HAS_RES:
         y = y + tl.load(res_ptr + rm.to(tl.int64)[:, None] * stride_rm + rn[None, :], mask=mask, other=0.0).to(tl.float32)
+    if HAS_FLOOR:
+        y = tl.maximum(y, tl.load(floor_ptr + rn, mask=rn < N, other=0.0)[None, :])
     tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
@@ -59,7 +62,7 @@ def _cfg(bm: int, bn: int, bk: int, warps: int, stages: int) -> triton.Config:
 _CONFIGS = [_cfg(128, 256, 128, 8, 3), _cfg(128, 256, 128, 8, 4), _cfg(256, 128, 128, 8, 3),
             _cfg(256, 128, 128, 8, 4), _cfg(128, 128, 128, 8, 4), _cfg(128, 128, 128, 4, 5),
             _cfg(64, 128, 128, 4, 5)]
-_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES"]
+_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR"]
 _TUNED = triton.autotune(_CONFIGS, key=_KEY)(_spike_gemm_tma_kernel)
 _TUNED_GROUPED = triton.autotune([c for c in _CONFIGS if c.kwargs["BLOCK_K"] == 128], key=_KEY)(_spike_gemm_tma_kernel)
 
@@ -70,15 +73,16 @@ def usable(s: torch.Tensor) -> bool:
 
 
 def launch(s2: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor, bias: torch.Tensor | None,
-           res: torch.Tensor | None, y: torch.Tensor, grouped: bool) -> None:
+           res: torch.Tensor | None, floor: torch.Tensor | None, y: torch.Tensor, grouped: bool) -> None:
     """Same contract as spike_gemm._launch's kernel call; s2 [M,K] and w [N,K] contiguous int8."""
     m, k = s2.shape
     n = w.shape[0]
     dummy = [1, 1]
     s_desc = TensorDescriptor.from_tensor(s2, dummy)
     w_desc = TensorDescriptor.from_tensor(w, dummy)
-    grid = lambda meta: (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
+    grid = lambda meta: (cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
     (_TUNED_GROUPED if grouped else _TUNED)[grid](
-        s_desc, w_desc, scale, vth, bias if bias is not None else scale, res if res is not None else y, y, m, n, k,
-        y.stride(0), scale.stride(0), res.stride(0) if res is not None else 0,
-        HAS_BIAS=bias is not None, HAS_RES=res is not None, GROUPED=grouped, enable_fp_fusion=False)
+        s_desc, w_desc, scale, vth, bias if bias is not None else scale, res if res is not None else y,
+        floor if floor is not None else scale, y, m, n, k, y.stride(0), scale.stride(0),
+        res.stride(0) if res is not None else 0, HAS_BIAS=bias is not None, HAS_RES=res is not None,
+        HAS_FLOOR=floor is not None, GROUPED=grouped, enable_fp_fusion=False)

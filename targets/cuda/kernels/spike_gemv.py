@@ -6,7 +6,8 @@ split too, so every SM streams weights. Each program's int32 partial sum goes in
 integer atomic add (exact and order-free), a per-column-block counter tells the last program of
 the block to take the sum (resetting workspace and counter for the next call, or graph replay) and
 apply the epilogue of spike_gemm in its order: y = (float32(acc) * scale[n]) * vth (+ bias[n]),
-then (fuse-residual) + residual[n] in float32 before the one rounding to the output dtype.
+then (fuse-residual) + residual[n] in float32, then (fuse-activation's ReLU) max(y, floor[n]) before
+the one rounding to the output dtype.
 Per-output-channel scales only: grouped scales sum float partials in group order, which a split
 would reorder."""
 
@@ -17,12 +18,13 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .tiles import cdiv
 from .tuning import Flavour, autotuned, config
 
 
 @triton.jit
-def _spike_gemv_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_ptr, ws_ptr, cnt_ptr, N, K, stride_wn,
-                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+def _spike_gemv_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, ws_ptr, cnt_ptr, N, K,
+                       stride_wn, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, HAS_FLOOR: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                        DOT: tl.constexpr, PROGRAMS: tl.constexpr, PDL: tl.constexpr):
     pdl.entry(PDL)
     pid_n = tl.program_id(0)
@@ -64,6 +66,8 @@ def _spike_gemv_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, y_pt
             y = y + tl.load(bias_ptr + wn)
         if HAS_RES:
             y = y + tl.load(res_ptr + wn).to(tl.float32)
+        if HAS_FLOOR:
+            y = tl.maximum(y, tl.load(floor_ptr + wn))
         tl.store(y_ptr + rn, y.to(y_ptr.dtype.element_ty), mask=rn < N)
 
 
@@ -79,7 +83,7 @@ _CONFIGS = {
              _config(4, 3, 32, 256, 0), _config(4, 3, 8, 1024, 0)],
     "metax": [_config(4, 2, 32, 256, 1), _config(4, 2, 16, 512, 0)],
 }
-_TUNED = autotuned(_spike_gemv_kernel, _CONFIGS, key=["N", "K", "HAS_BIAS", "HAS_RES"])
+_TUNED = autotuned(_spike_gemv_kernel, _CONFIGS, key=["N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR"])
 _WORKSPACES: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -89,31 +93,33 @@ def _workspace(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor
     key = (n, device)
     if key not in _WORKSPACES:
         _WORKSPACES[key] = (torch.zeros(n, dtype=torch.int32, device=device),
-                            torch.zeros(triton.cdiv(n, 8), dtype=torch.int32, device=device))
+                            torch.zeros(cdiv(n, 8), dtype=torch.int32, device=device))
     return _WORKSPACES[key]
 
 
 def _splits(n: int, k: int, block_n: int, block_k: int, programs: int = 1024) -> int:
-    steps = triton.cdiv(k, block_k)
-    return max(1, min(steps, programs // triton.cdiv(n, block_n)))
+    steps = cdiv(k, block_k)
+    return max(1, min(steps, programs // cdiv(n, block_n)))
 
 
 def spike_gemv(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor,
                bias: torch.Tensor | None = None, *, residual: torch.Tensor | None = None,
-               out_dtype: torch.dtype = torch.float32, flavour: Flavour = "cuda") -> torch.Tensor:
+               floor: torch.Tensor | None = None, out_dtype: torch.dtype = torch.float32,
+               flavour: Flavour = "cuda") -> torch.Tensor:
     """One token: s int8 [1, K], w int8 [N, K], scale f32 [N], vth f32 [1, 1] -> y [1, N], equal to
     spike_gemm's; with `residual` [1, N] (fuse-residual), y + residual, added in float32 before the
-    one rounding to out_dtype."""
+    one rounding to out_dtype; with `floor` f32 [N], max(y, floor) (0 for a ReLU, -inf for none)."""
     n, k = w.shape
     assert s.dtype == torch.int8 and w.dtype == torch.int8 and s.numel() == k, "int8 [1,K] x int8 [N,K]"
     assert scale.numel() == n, "one scale per output row"
     s = s.reshape(-1)
     y = torch.empty((1, n), dtype=out_dtype, device=s.device)
     ws, cnt = _workspace(n, s.device)
-    grid = lambda meta: (triton.cdiv(n, meta["BLOCK_N"]),
+    grid = lambda meta: (cdiv(n, meta["BLOCK_N"]),
                          _splits(n, k, meta["BLOCK_N"], meta["BLOCK_K"], meta["PROGRAMS"]))
     res = residual.reshape(-1).contiguous() if residual is not None else scale
-    _TUNED[flavour][grid](s, w, scale, vth, bias if bias is not None else scale, res, y, ws, cnt, n, k, w.stride(0),
-                          HAS_BIAS=bias is not None, HAS_RES=residual is not None, enable_fp_fusion=False,
-                          **pdl.options(flavour, s))
+    _TUNED[flavour][grid](s, w, scale, vth, bias if bias is not None else scale, res,
+                          floor if floor is not None else scale, y, ws, cnt, n, k, w.stride(0),
+                          HAS_BIAS=bias is not None, HAS_RES=residual is not None, HAS_FLOOR=floor is not None,
+                          enable_fp_fusion=False, **pdl.options(flavour, s))
     return y

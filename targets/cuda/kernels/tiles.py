@@ -1,4 +1,8 @@
-"""Launch order of output tiles, shared by the GEMM kernels."""
+"""Launch order of output tiles, shared by the GEMM kernels, and the host's grid arithmetic.
+
+`cdiv` and `pow2` are plain Python: Triton's own (`triton.cdiv`, `triton.next_power_of_2`) are
+constexpr functions whose host calls unwrap every argument, a cost paid hundreds of times per
+eager decode step."""
 
 from __future__ import annotations
 
@@ -16,3 +20,12 @@ def tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.con
     first_m = (pid // width) * GROUP_M
     size_m = tl.minimum(num_m - first_m, GROUP_M)
     return first_m + (pid % width) % size_m, (pid % width) // size_m
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def pow2(n: int) -> int:
+    """The smallest power of two >= n (1 for n <= 1)."""
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()

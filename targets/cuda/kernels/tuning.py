@@ -12,6 +12,8 @@ from typing import Any, Callable, Literal
 
 import triton
 
+from .launch import Launcher
+
 Flavour = Literal["cuda", "metax"]
 FLAVOURS: tuple[Flavour, ...] = ("cuda", "metax")
 
@@ -27,26 +29,28 @@ class Tuned:
     Without a CUDA graph a decode step is hundreds of small launches, bound by host time; the
     autotuner's per-call work (argument dicts, dtype strings, config merging) is a good part of it.
     The key here is what the autotuner keys on: the `key` arguments' values and the tensors' dtypes.
-    A config with a pre_hook is always launched through the autotuner."""
+    The picked config's launches go through a Launcher (launch.py). A config with a pre_hook is always
+    launched through the autotuner."""
 
     def __init__(self, tuner: Any, key: list[str]) -> None:
         self.tuner = tuner
         self.where = [(tuner.arg_names.index(k), k) for k in key]
-        self.picked: dict[tuple, triton.Config] = {}
+        self.picked: dict[tuple, dict[str, Any]] = {}
+        self.launcher = Launcher(tuner.fn)
 
     def __getitem__(self, grid: Any) -> Callable:
         return lambda *args, **kwargs: self.launch(grid, args, kwargs)
 
     def launch(self, grid: Any, args: tuple, kwargs: dict) -> Any:
         key = (tuple(args[i] if i < len(args) else kwargs.get(k) for i, k in self.where),
-               tuple(sorted(kwargs.items())), tuple(getattr(a, "dtype", None) for a in args))
-        cfg = self.picked.get(key)
-        if cfg is None:
+               tuple(kwargs.items()), tuple(getattr(a, "dtype", None) for a in args))
+        picked = self.picked.get(key)
+        if picked is None:
             out = self.tuner[grid](*args, **kwargs)
             if self.tuner.best_config.pre_hook is None:
-                self.picked[key] = self.tuner.best_config
+                self.picked[key] = self.tuner.best_config.all_kwargs()
             return out
-        return self.tuner.fn.run(*args, grid=grid, warmup=False, **kwargs, **cfg.all_kwargs())
+        return self.launcher.launch(grid, args, {**kwargs, **picked}, tag=key)
 
 
 def autotuned(fn: triton.JITFunction, configs: dict[Flavour, list[triton.Config]], key: list[str],

@@ -11,6 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .tiles import cdiv
 from .tuning import Flavour, autotuned, config
 
 LOG2E = 1.4426950408889634
@@ -79,7 +80,7 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window: 
     q, k, v = (x if x.stride(-1) == 1 and x.stride(-2) == d else x.contiguous() for x in (q, k, v))
     o = torch.empty_like(q)
     sm = d ** -0.5 if scale is None else scale
-    grid = lambda meta: (triton.cdiv(t, meta["BLOCK_M"]), bsz * h)
+    grid = lambda meta: (cdiv(t, meta["BLOCK_M"]), bsz * h)
     _TUNED[flavour][grid](q, k, v, o, t, h, hkv, window or 0, sm * LOG2E,
                           q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
                           o.stride(0), o.stride(1), D=d, WINDOWED=window is not None)

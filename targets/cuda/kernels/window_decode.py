@@ -14,6 +14,8 @@ import triton
 import triton.language as tl
 
 from . import pdl
+from .launch import Launcher
+from .tiles import cdiv, pow2
 from .tuning import Flavour
 
 LOG2E = 1.4426950408889634
@@ -84,6 +86,8 @@ def _window_decode_merge(m_ptr, l_ptr, acc_ptr, o_ptr, SPLITS: tl.constexpr, REP
     tl.store(o_ptr + h * D + rd, (acc / l).to(o_ptr.dtype.element_ty))
 
 
+_SPLIT, _MERGE = Launcher(_window_decode_split), Launcher(_window_decode_merge)
+
 def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: torch.Tensor, v_ring: torch.Tensor,
                   pos: torch.Tensor, scale: float | None = None, *, flavour: Flavour = "cuda") -> torch.Tensor:
     """q [H, D], k and v [Hkv, D] (this step's), rings [Hkv, W, D] (updated in place at pos mod W),
@@ -95,17 +99,17 @@ def window_decode(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_ring: tor
     assert h % hkv == 0 and k.shape == (hkv, d) and v_ring.shape == k_ring.shape, "GQA shapes"
     assert k_ring.is_contiguous() and v_ring.is_contiguous(), "rings are written in place"
     rep = h // hkv
-    rep_pad = max(16, triton.next_power_of_2(rep))  # the smallest tl.dot tile
-    splits = triton.next_power_of_2(triton.cdiv(w, SLICE))
+    rep_pad = max(16, pow2(rep))  # the smallest tl.dot tile
+    splits = pow2(cdiv(w, SLICE))
     m = torch.empty((hkv * splits * rep_pad,), dtype=torch.float32, device=q.device)
     l = torch.empty_like(m)
     acc = torch.empty((hkv * splits * rep_pad, d), dtype=torch.float32, device=q.device)
     sm = (d ** -0.5 if scale is None else scale) * LOG2E
     q, k, v = (x.to(k_ring.dtype).contiguous() for x in (q, k, v))
     launch = pdl.options(flavour, q)
-    _window_decode_split[(hkv, splits)](q, k, v, k_ring, v_ring, pos, m, l, acc, w, sm, REP=rep, REP_PAD=rep_pad,
-                                        D=d, SLICE=SLICE, BLOCK_N=BLOCK_N, num_warps=4,
+    _SPLIT[(hkv, splits)](q, k, v, k_ring, v_ring, pos, m, l, acc, w, sm, REP=rep, REP_PAD=rep_pad,
+                          D=d, SLICE=SLICE, BLOCK_N=BLOCK_N, num_warps=4,
                                         PRECISION="ieee" if k_ring.dtype == torch.float32 else "tf32", **launch)
     o = torch.empty((h, d), dtype=k_ring.dtype, device=q.device)
-    _window_decode_merge[(h,)](m, l, acc, o, SPLITS=splits, REP=rep, REP_PAD=rep_pad, D=d, num_warps=4, **launch)
+    _MERGE[(h,)](m, l, acc, o, SPLITS=splits, REP=rep, REP_PAD=rep_pad, D=d, num_warps=4, **launch)
     return o
