@@ -64,13 +64,13 @@ def test_second_call_of_a_specialisation_launches_directly() -> None:
     assert jit.log[1][1:] == ((2, 2, 1), (x, y, 32, 0.25, 16, True), 7)
 
 
-@pytest.mark.parametrize("change", ["n", "alignment", "dtype", "keyword"])
+@pytest.mark.parametrize("change", ["n", "width", "alignment", "dtype", "keyword"])
 def test_a_new_specialisation_goes_through_triton(change: str) -> None:
     jit = _Jit()
     launcher = Launcher(jit)
     x, y = torch.zeros(64), torch.zeros(64)
     launcher[(1,)](x, y, 32, 0.5, BLOCK=16)
-    args = {"n": (x, y, 33, 0.5), "alignment": (x[1:], y, 32, 0.5),
+    args = {"n": (x, y, 33, 0.5), "width": (x, y, 2 ** 32, 0.5), "alignment": (x[1:], y, 32, 0.5),
             "dtype": (x.double(), y, 32, 0.5), "keyword": (x, y, 32, 0.5)}[change]
     launcher[(1,)](*args, BLOCK=32 if change == "keyword" else 16)
     assert [e[0] for e in jit.log] == ["triton", "triton"]

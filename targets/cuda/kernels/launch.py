@@ -4,7 +4,7 @@ An eager decode step is a few hundred launches of short kernels, so its speed is
 launch. Triton's JIT call binds the arguments, builds the specialisation key (and a string of the
 options), looks the binary up and reads its runtime knobs, on every call. Here a call site's
 arguments are first reduced to a key at least as fine as Triton's specialisation (each tensor's
-dtype and 16-byte alignment; each integer's equality to 1, divisibility by 16 and width; every
+dtype and 16-byte alignment; each integer's equality to 1, divisibility by 16 and type; every
 keyword as given); the first call with a key goes through Triton, which returns the compiled
 kernel, and later calls with that key hand it to its launcher directly (the stream, the launch
 hooks and their metadata as Triton's own launch passes them). Triton's own cache decides what is
@@ -23,7 +23,7 @@ from triton import knobs
 from triton.compiler import CompiledKernel
 from triton.runtime import driver
 
-_I32 = (-2 ** 31, 2 ** 31)
+_I32, _U64 = (-2 ** 31, 2 ** 31), 2 ** 63  # an integer argument is i32, i64 or (from 2^63) u64
 
 
 class _NotPlain(Exception):
@@ -34,7 +34,7 @@ def _spec(a: Any) -> Any:
     """The part of an argument Triton may specialise on (a refinement of it)."""
     t = type(a)
     if t is int:
-        return (a == 1, a % 16 == 0, _I32[0] <= a < _I32[1])
+        return (a == 1, a % 16 == 0, _I32[0] <= a < _I32[1], a >= _U64)
     if t is float or t is bool or a is None:
         return t
     if isinstance(a, torch.Tensor):
