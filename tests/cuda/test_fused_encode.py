@@ -8,11 +8,12 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is not installed")
 pytest.importorskip("triton", reason="triton is not installed: no GPU kernels to test")
 
+from targets.cuda.kernels import fused_encode as fe  # noqa: E402
 from targets.cuda.kernels.fused_encode import rmsnorm_encode, silu_mul_encode  # noqa: E402
 from targets.cuda.kernels.rmsnorm import rmsnorm  # noqa: E402
 from targets.cuda.kernels.silu_mul import silu_mul  # noqa: E402
 from targets.cuda.kernels.spike_encode import spike_encode_int8  # noqa: E402
-from targets.cuda.kernels.tuning import interpreting  # noqa: E402
+from targets.cuda.kernels.tuning import autotuned, config, interpreting  # noqa: E402
 
 
 def same(fused: tuple, unfused: tuple) -> None:
@@ -47,3 +48,14 @@ def test_silu_mul_encode_on_column_blocks(device: str, n: int, rows: int) -> Non
     fused = silu_mul_encode(a, b, 2.5, 1e-5, 1e4)
     same(fused, spike_encode_int8(silu_mul(a, b), 2.5))
     assert int(fused[2][rows - 1]) >= 1
+
+
+def test_silu_mul_encode_rows_in_a_grid_stride_loop(device: str, monkeypatch) -> None:
+    """Fewer programs than rows (the prefill configs that keep rows in L2): each program takes every
+    PROGRAMS-th row, same counts and thresholds."""
+    cfg = config(4, 1, BLOCK=256, PROGRAMS=3)
+    tuned = autotuned(fe._silu_mul_encode_kernel, {"cuda": [cfg], "metax": [cfg]}, key=["N", "MANY"])
+    monkeypatch.setitem(fe._SILU, "cuda", tuned["cuda"])
+    gen = torch.Generator().manual_seed(11)
+    a, b = (torch.randn(8, 700, generator=gen).to(device) * 2 for _ in range(2))
+    same(silu_mul_encode(a, b, 2.5, 1e-5, 1e4), spike_encode_int8(silu_mul(a, b), 2.5))

@@ -41,3 +41,13 @@ def test_window_of_one_returns_own_value(device) -> None:
     gen = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(2, 40, 2, 16, generator=gen) for _ in range(3))
     assert rel_err(window_attention(q.to(device), k.to(device), v.to(device), 1), v) < TOL[torch.float32]
+
+
+@pytest.mark.parametrize("window", [300, None])
+def test_long_sequence_with_unmasked_inner_blocks(device, window) -> None:
+    """Several query blocks: key blocks cut by the window's edge, wholly inside it, and on the diagonal."""
+    gen = torch.Generator().manual_seed(7)
+    q = torch.randn(1, 700, 2, 32, generator=gen)
+    k, v = (torch.randn(1, 700, 1, 32, generator=gen) for _ in range(2))
+    o = window_attention(q.to(device), k.to(device), v.to(device), window)
+    assert rel_err(o, reference(q, k, v, window)) < TOL[torch.float32]

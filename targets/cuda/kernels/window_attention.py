@@ -18,16 +18,48 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def _attend(q, k_base, v_base, sk_t, sv_t, rm, rn, rd, n_lo, n_hi, m_i, l_i, acc, T, W, qk_scale,
+            WINDOWED: tl.constexpr, MASKED: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Online softmax over key blocks [n_lo, n_hi); MASKED: some pair of the block is outside the
+    causal window (or past T), so scores are masked; else every pair is inside and nothing is."""
+    for n0 in range(n_lo, n_hi, BLOCK_N):
+        cols = n0 + rn
+        c64 = cols.to(tl.int64)
+        if MASKED:
+            k = tl.load(k_base + c64[:, None] * sk_t + rd[None, :], mask=(cols < T)[:, None], other=0.0)
+            v = tl.load(v_base + c64[:, None] * sv_t + rd[None, :], mask=(cols < T)[:, None], other=0.0)
+        else:
+            k = tl.load(k_base + c64[:, None] * sk_t + rd[None, :])
+            v = tl.load(v_base + c64[:, None] * sv_t + rd[None, :])
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        if MASKED:
+            keep = (cols[None, :] <= rm[:, None]) & (cols[None, :] < T)
+            if WINDOWED:
+                keep = keep & (cols[None, :] > rm[:, None] - W)
+            s = tl.where(keep, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, axis=1))
+        p = tl.exp2(s - m_new[:, None])
+        alpha = tl.exp2(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
+        m_i = m_new
+    return m_i, l_i, acc
+
+
+@triton.jit
 def _window_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, T, H, HKV, W, qk_scale,
                              sq_b, sq_t, sk_b, sk_t, sv_b, sv_t, so_b, so_t,
                              D: tl.constexpr, WINDOWED: tl.constexpr,
                              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Key blocks in ascending order, in three runs: those the window's lower edge cuts, those wholly
+    inside (no mask), and those the diagonal cuts. BLOCK_M is a multiple of BLOCK_N."""
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
     b = (pid_bh // H).to(tl.int64)
     h = pid_bh % H
     hk = h // (H // HKV)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    m0 = pid_m * BLOCK_M
+    rm = m0 + tl.arange(0, BLOCK_M)
     rn = tl.arange(0, BLOCK_N)
     rd = tl.arange(0, D)
     q = tl.load(q_ptr + b * sq_b + h * D + rm.to(tl.int64)[:, None] * sq_t + rd[None, :], mask=(rm < T)[:, None], other=0.0)
@@ -36,26 +68,20 @@ def _window_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, T, H, HKV, W, qk_scale,
     m_i = tl.full([BLOCK_M], -1.0e30, dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, D], dtype=tl.float32)
-    hi = tl.minimum((pid_m + 1) * BLOCK_M, T)
+    hi = tl.minimum(m0 + BLOCK_M, T)
+    inner_hi = tl.minimum(m0, hi)  # blocks before the diagonal tile: every key precedes every query
     lo = 0
+    inner_lo = 0
     if WINDOWED:
-        lo = tl.maximum(pid_m * BLOCK_M - W + 1, 0) // BLOCK_N * BLOCK_N
-    for n0 in range(lo, hi, BLOCK_N):
-        cols = n0 + rn
-        c64 = cols.to(tl.int64)
-        k = tl.load(k_base + c64[:, None] * sk_t + rd[None, :], mask=(cols < T)[:, None], other=0.0)
-        v = tl.load(v_base + c64[:, None] * sv_t + rd[None, :], mask=(cols < T)[:, None], other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale
-        keep = (cols[None, :] <= rm[:, None]) & (cols[None, :] < T)
-        if WINDOWED:
-            keep = keep & (cols[None, :] > rm[:, None] - W)
-        s = tl.where(keep, s, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(s, axis=1))
-        p = tl.exp2(s - m_new[:, None])
-        alpha = tl.exp2(m_i - m_new)
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
-        m_i = m_new
+        lo = tl.maximum(m0 - W + 1, 0) // BLOCK_N * BLOCK_N
+        # the first block whose keys are all inside every row's window: n0 > m0 + BLOCK_M - 1 - W
+        inner_lo = tl.minimum(tl.maximum(tl.cdiv(m0 + BLOCK_M - W, BLOCK_N) * BLOCK_N, lo), inner_hi)
+    m_i, l_i, acc = _attend(q, k_base, v_base, sk_t, sv_t, rm, rn, rd, lo, inner_lo, m_i, l_i, acc, T, W, qk_scale,
+                            WINDOWED, True, BLOCK_N)
+    m_i, l_i, acc = _attend(q, k_base, v_base, sk_t, sv_t, rm, rn, rd, inner_lo, inner_hi, m_i, l_i, acc, T, W,
+                            qk_scale, WINDOWED, False, BLOCK_N)
+    m_i, l_i, acc = _attend(q, k_base, v_base, sk_t, sv_t, rm, rn, rd, inner_hi, hi, m_i, l_i, acc, T, W, qk_scale,
+                            WINDOWED, True, BLOCK_N)
     o = acc / tl.where(l_i > 0.0, l_i, 1.0)[:, None]  # l_i is 0 only on padding rows past T
     tl.store(o_ptr + b * so_b + h * D + rm.to(tl.int64)[:, None] * so_t + rd[None, :], o.to(o_ptr.dtype.element_ty),
              mask=(rm < T)[:, None])
