@@ -5,6 +5,8 @@ kernel tests run the real path there)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed")
@@ -23,8 +25,9 @@ def _kernel(x_ptr, y_ptr, n, alpha, BLOCK, EVEN=True):  # the stand-in's signatu
 class _Compiled(CompiledKernel):
     function, packed_metadata = "function", "metadata"
 
-    def __init__(self, log: list) -> None:
+    def __init__(self, log: list, backend: str = "cuda") -> None:
         self.log = log
+        self.metadata = SimpleNamespace(target=SimpleNamespace(backend=backend))
 
     def __getattribute__(self, name):  # no module to load
         return object.__getattribute__(self, name)
@@ -40,12 +43,13 @@ class _Jit:
     arg_names = ["x_ptr", "y_ptr", "n", "alpha", "BLOCK", "EVEN"]
     fn = staticmethod(_kernel)
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "cuda") -> None:
         self.log: list = []
+        self.backend = backend
 
     def run(self, *args, grid, warmup, **kwargs):
         self.log.append(("triton", args, kwargs))
-        return _Compiled(self.log)
+        return _Compiled(self.log, self.backend)
 
 
 @pytest.fixture(autouse=True)
@@ -81,4 +85,13 @@ def test_arguments_the_key_cannot_describe_always_go_through_triton() -> None:
     launcher = Launcher(jit)
     for _ in range(2):
         launcher[(1,)](torch.zeros(4), (1, 2), 4, 0.5, BLOCK=16)
+    assert [e[0] for e in jit.log] == ["triton", "triton"]
+
+
+def test_kernels_of_other_backends_always_go_through_triton() -> None:
+    """MetaX's mcTriton (or any backend but NVIDIA's) keeps its own launch path."""
+    jit = _Jit(backend="maca")
+    launcher = Launcher(jit)
+    for _ in range(2):
+        launcher[(1,)](torch.zeros(4), torch.zeros(4), 4, 0.5, BLOCK=16)
     assert [e[0] for e in jit.log] == ["triton", "triton"]

@@ -11,7 +11,8 @@ hooks and their metadata as Triton's own launch passes them). Triton's own cache
 compiled, so a finer key only adds entries that point to the same binary.
 
 Calls whose arguments are not plain (a TMA descriptor, a tuple) always take Triton's path, and so
-does everything in the interpreter, which has no compiled kernels."""
+does everything in the interpreter, which has no compiled kernels, and every kernel not compiled for
+Triton's NVIDIA backend (MetaX's mcTriton keeps its own launcher, whose signature is not checked here)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def _current_stream() -> Any:
     return active.get_current_stream(active.get_current_device())
 
 
+def _nvidia(kernel: CompiledKernel) -> bool:
+    return getattr(getattr(kernel.metadata, "target", None), "backend", None) == "cuda"
+
+
 def _unhooked(hook: Any) -> bool:
     """No launch hook is set (Triton up to 3.6: None; later: an empty HookChain)."""
     return hook is None or getattr(hook, "calls", None) == []
@@ -75,7 +80,7 @@ class Launcher:
             return self.fn.run(*args, grid=grid, warmup=False, **kwargs)
         if kernel is None:
             out = self.fn.run(*args, grid=grid, warmup=False, **kwargs)
-            if isinstance(out, CompiledKernel):
+            if isinstance(out, CompiledKernel) and _nvidia(out):
                 self.kernels[key] = out
             return out
         full = args + tuple(kwargs[n] if n in kwargs else self.defaults[n] for n in self.names[len(args):])
