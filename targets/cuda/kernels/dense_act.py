@@ -2,8 +2,8 @@
 
 SpikingBrain's GLA gate is a low-rank pair: a 16-wide spike-coded projection (inside the fused QKV
 GEMM) and a float 16 -> 512 projection with a bias, then logsigmoid and a scale. Unfused, the second
-half is a cuBLAS call, a bias, a cast, the logsigmoid and the scale: five launches per layer and
-token for 512 values. Here: y = act(x @ W^T + b) * factor, float32 throughout, one launch; a K this
+half is a cuBLAS GEMM with its bias, a cast, the logsigmoid and the scale: four launches per layer
+and token for 512 values. Here: y = act(x @ W^T + b) * factor, float32 throughout, one launch; a K this
 small fits one block, so each program computes a block of columns of one row.
 
 act: none, relu, sigmoid (1 / (1 + e^-y)) or logsigmoid (min(y, 0) - log1p(e^-|y|)); log1p is
