@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sbcompile.ir import Module, Op
+from sbcompile.ir import Module
 from sbcompile.ir.dialects.nn import LogSigmoid, ReLU, Scale, Sigmoid
 from sbcompile.ir.dialects.syn import Dense
 
@@ -13,17 +13,6 @@ from .registry import register_pass
 
 ACTIVATION_OF = "fuse.activation_of"  # on an activation: the projection whose epilogue computes it
 UNARY = (ReLU, Sigmoid, LogSigmoid, Scale)  # SiLU is fuse-silu-mul's
-
-
-def chain(module: Module, dense: Op, users: dict[str, list[Op]] | None = None) -> list[Op]:
-    """The activations marked into `dense`'s epilogue, in the order they apply."""
-    users = module.users() if users is None else users
-    out: list[Op] = []
-    at = dense.results[0].name
-    while len(readers := users.get(at, [])) == 1 and readers[0].attrs.get(ACTIVATION_OF) == dense.results[0].name:
-        out.append(readers[0])
-        at = readers[0].results[0].name
-    return out
 
 
 @register_pass

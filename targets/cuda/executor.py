@@ -386,15 +386,16 @@ class Executor:
 
     def rmsnorm(self, n, args, a):
         p, x = n.op.params, args[0]
-        w = self.weight(p.weight, "f32") if p.weight is not None else self._ones(p.group or x.shape[-1])
+        w = self.weight(p.weight, "f32") if p.weight is not None else self._filled(p.group or x.shape[-1], 1.0)
         if n.result in self.encoded and x.dim() == 2 and norm_fits(x.shape[-1]):
             return Normed(x, w, p.eps, p.group)
         return rmsnorm(x, w, p.eps, p.group, flavour=self.flavour)
 
-    def _ones(self, width: int) -> torch.Tensor:
-        key = ("ones", width)
+    def _filled(self, width: int, value: float) -> torch.Tensor:
+        """A constant float32 vector, made once: a norm's missing weight, a ReLU's epilogue floor."""
+        key = ("filled", width, value)
         if key not in self._weights:
-            self._weights[key] = torch.ones(width, dtype=F32, device=self.device)
+            self._weights[key] = torch.full((width,), value, dtype=F32, device=self.device)
         return self._weights[key]
 
     def encode(self, n, args, a):
@@ -435,9 +436,9 @@ class Executor:
             codes, scale, bias, grouped, blocks, floor = self._gemm_weights(leader)
             y = self._spike_gemm(x, codes, scale, bias, grouped, floor=floor)
             out = {}
-            for name, lo, hi in blocks:
+            for name, lo, hi in blocks:  # a lone ReLU was the floor; any other chain runs here
                 chain = self.chains.get(name, [])
-                out[name] = y[:, lo:hi] if floor is not None and _relu_only(chain) else self._activate(chain, y[:, lo:hi], a)
+                out[name] = self._activate([] if _relu_only(chain) else chain, y[:, lo:hi], a)
             return out
         res = args[1] if len(args) > 1 else None  # fuse-residual
         chain = self.chains.get(n.result, [])
@@ -449,7 +450,7 @@ class Executor:
             if res is not None and not grouped:  # the residual added in the GEMM's epilogue
                 return Summed(self._spike_gemm(x, codes, scale, bias, grouped, residual=res))
             if _relu_only(chain):  # the ReLU as the epilogue's floor
-                return self._spike_gemm(x, codes, scale, bias, grouped, floor=self._zeros(p.out_features))
+                return self._spike_gemm(x, codes, scale, bias, grouped, floor=self._filled(p.out_features, 0.0))
             y = self._spike_gemm(x, codes, scale, bias, grouped)
             return y if res is None else Summed(y + res)
         if isinstance(x, Spikes):
@@ -481,12 +482,6 @@ class Executor:
     def computed(self, n, args, a):
         """An activation fuse-activation put into its projection's epilogue: its operand is already its value."""
         return args[0]
-
-    def _zeros(self, width: int) -> torch.Tensor:
-        key = ("zeros", width)
-        if key not in self._weights:
-            self._weights[key] = torch.zeros(width, dtype=F32, device=self.device)
-        return self._weights[key]
 
     def _dequant(self, p) -> torch.Tensor:
         key = ("dequant", p.weight)

@@ -35,15 +35,20 @@ def test_equals_integer_reference_across_calls(device: str, monkeypatch, dot: in
         assert np.array_equal(y.cpu().numpy(), ref), f"call {call}"
 
 
-def test_residual_added_in_the_epilogue(device: str) -> None:
-    rng = np.random.default_rng(5)
-    n, k = 48, 1024
+def one_token(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, ...]:
+    """Weights, one token's counts, row scales, and the dequantized product at V_th = 0.5."""
     w = rng.integers(-127, 128, (n, k), dtype=np.int8)
     s = np.clip(np.rint(rng.standard_normal((1, k)) * 6), -127, 127).astype(np.int8)
     scale = (rng.random(n) / 127).astype(np.float32)
-    res = rng.standard_normal((1, n)).astype(np.float32)
     acc = s.astype(np.int64) @ w.astype(np.int64).T
-    ref = (acc.astype(np.float32) * scale[None, :]) * np.float32(0.5) + res
+    return w, s, scale, (acc.astype(np.float32) * scale[None, :]) * np.float32(0.5)
+
+
+def test_residual_added_in_the_epilogue(device: str) -> None:
+    rng = np.random.default_rng(5)
+    w, s, scale, y0 = one_token(rng, 48, 1024)
+    res = rng.standard_normal((1, 48)).astype(np.float32)
+    ref = y0 + res
     t = lambda a: torch.from_numpy(a).to(device)
     y = spike_gemv(t(s), t(w), t(scale), torch.tensor([[0.5]], device=device), residual=t(res))
     assert np.array_equal(y.cpu().numpy(), ref)
@@ -51,14 +56,10 @@ def test_residual_added_in_the_epilogue(device: str) -> None:
 
 def test_floor_bounds_the_epilogue_below(device: str) -> None:
     """fuse-activation's ReLU in the one-token epilogue: max(y, floor[n]), exact."""
-    rng = np.random.default_rng(9)
-    n, k = 80, 768
-    w = rng.integers(-127, 128, (n, k), dtype=np.int8)
-    s = np.clip(np.rint(rng.standard_normal((1, k)) * 6), -127, 127).astype(np.int8)
-    scale = (rng.random(n) / 127).astype(np.float32)
+    n = 80
+    w, s, scale, y0 = one_token(np.random.default_rng(9), n, 768)
     floor = np.where(np.arange(n) % 2 == 0, np.float32(0), np.float32(-np.inf)).astype(np.float32)
-    acc = s.astype(np.int64) @ w.astype(np.int64).T
-    ref = np.maximum((acc.astype(np.float32) * scale[None, :]) * np.float32(0.5), floor[None, :])
+    ref = np.maximum(y0, floor[None, :])
     t = lambda a: torch.from_numpy(a).to(device)
     y = spike_gemv(t(s), t(w), t(scale), torch.tensor([[0.5]], device=device), floor=t(floor)).cpu().numpy()
     assert np.array_equal(y, ref) and (y[0, ::2] >= 0).all() and (y[0, 1::2] < 0).any()

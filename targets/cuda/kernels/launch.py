@@ -72,9 +72,10 @@ class Launcher:
         return lambda *args, **kwargs: self.launch(grid, args, kwargs)
 
     def launch(self, grid: Any, args: tuple, kwargs: dict, tag: Any = None) -> Any:
-        """`tag`: what else the caller's key holds (an autotuner's key, which picked the config)."""
+        """`tag`: the caller's key, standing for the keywords (an autotuner's key, which holds them and
+        picked the config they were merged with)."""
         try:
-            key = (tag, tuple(kwargs.items()), tuple(map(_spec, args)))
+            key = (tag if tag is not None else tuple(kwargs.items()), tuple(map(_spec, args)))
             kernel = self.kernels.get(key)
         except (_NotPlain, TypeError):  # TypeError: an unhashable keyword value
             return self.fn.run(*args, grid=grid, warmup=False, **kwargs)
