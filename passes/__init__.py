@@ -2,7 +2,7 @@
 
 from . import (  # noqa: F401  (register the built-in passes)
     calibrate, canonicalize, cse, dce, energy, evaluate, fixed_attention, fixed_encoders, fixed_gla, fixed_neurons,
-    fixed_norms, fuse_activation, fuse_encode, fuse_projections, fuse_residual, fuse_silu_mul, partition, place, quantize,
+    fixed_norms, fuse_activation, fuse_encode, fuse_projections, fuse_residual, fuse_silu_mul, fuse_swiglu, partition, place, quantize,
     reorder_channels, schedule, select_coding, static_threshold,
 )
 from .base import Pass, PassContext, option

@@ -20,8 +20,8 @@ PLAN_FILE = "plan.json"
 
 class _GpuTarget(Target):
     flavour: ClassVar[str] = "cuda"
-    default_pipeline = ("canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul,fuse-activation,fuse-encode,"
-                        "fuse-residual")
+    default_pipeline = ("canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul,fuse-swiglu,fuse-activation,"
+                        "fuse-encode,fuse-residual")
 
     def machine(self) -> CudaMachine:
         return CudaMachine()

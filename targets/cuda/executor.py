@@ -26,10 +26,11 @@ from sbcompile.passes.fuse_encode import ENCODED_BY
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
 from sbcompile.passes.fuse_residual import EPILOGUE_OF, RESIDUAL
 from sbcompile.passes.fuse_silu_mul import INTO, SILU_OPERAND
+from sbcompile.passes.fuse_swiglu import SWIGLU
 
 from . import plan as plan_mod
 from .kernels.dense_act import ACTS, MAX_K, dense_act
-from .kernels.fused_encode import norm_fits, rmsnorm_encode, silu_mul_encode
+from .kernels.fused_encode import encode_parts, norm_fits, rmsnorm_encode, silu_mul_encode
 from .kernels.gla_chunked import gla_chunked
 from .kernels.gla_recurrent import gla_recurrent
 from .kernels.group_quant import group_quant
@@ -37,8 +38,9 @@ from .kernels.rmsnorm import rmsnorm
 from .kernels.rope import rope as rope_kernel
 from .kernels.silu_mul import silu_mul
 from .kernels.spike_encode import spike_encode_int8
-from .kernels.spike_gemm import spike_gemm, spike_gemm_grouped
+from .kernels.spike_gemm import spike_gemm, spike_gemm_grouped, spike_gemm_swiglu
 from .kernels.spike_gemv import spike_gemv
+from .kernels.swiglu import interleave
 from .kernels.window_attention import window_attention
 from .kernels.window_decode import window_decode
 from .torch_ops import count_bounds
@@ -92,8 +94,21 @@ class SiluMul:
     b: torch.Tensor
 
 
+@dataclass
+class Swiglu:
+    """SiLU(gate) * up computed by the gate/up GEMM's epilogue (fuse-swiglu): h and its partial |h| sums."""
+
+    h: torch.Tensor
+    parts: torch.Tensor
+
+    def rows(self, a: int, b: int) -> "Swiglu":
+        return Swiglu(self.h[a:b], self.parts[a:b])
+
+
 def _rows(v: Any, a: int, b: int) -> Any:
-    return v.rows(a, b) if isinstance(v, Spikes) else Silu(v.x[a:b]) if isinstance(v, Silu) else v[a:b]
+    if isinstance(v, Silu):
+        return Silu(_rows(v.x, a, b))
+    return v.rows(a, b) if isinstance(v, (Spikes, Swiglu)) else v[a:b]
 
 
 def _relu_only(chain: list[plan_mod.Node]) -> bool:
@@ -131,6 +146,7 @@ class Executor:
         self.segments = plan_mod.build(module)
         self.nodes = [n for s in self.segments for n in s.nodes]
         self.chains = self._chains()
+        self.swiglu = self._swiglu()
         self._steps = self._prepare()
         self.encoded = {n.result for s in self.segments for n in s.nodes  # producers an encoder computes
                         if n.op.attrs.get(ENCODED_BY) in {m.result for m in s.nodes}}
@@ -217,14 +233,18 @@ class Executor:
         key = ("gemm", leader)
         if key not in self._weights:
             members = [n.op for n in self.nodes if n.op.attrs.get(GEMM_GROUP) == leader]
-            codes = torch.cat([self.weight(m.params.weight, "i8") for m in members])
+            join = torch.cat
+            if leader in self.swiglu:  # gate and up rows interleaved, in that order
+                members.sort(key=lambda m: self.swiglu[leader].index(m.results[0].name))
+                join = lambda ts: interleave(*ts)
+            codes = join([self.weight(m.params.weight, "i8") for m in members])
             scales = [self.weight(m.params.scale, "f32") for m in members]
             grouped = any(s.shape[-1] > 1 for s in scales)
-            scale = torch.cat(scales).contiguous() if grouped else torch.cat([s.reshape(-1) for s in scales])
+            scale = join(scales).contiguous() if grouped else join([s.reshape(-1) for s in scales])
             bias = None
             if any(m.params.bias is not None for m in members):
-                bias = torch.cat([self.weight(m.params.bias, "f32").reshape(-1) if m.params.bias is not None else
-                                  torch.zeros(m.params.out_features, dtype=F32, device=self.device) for m in members])
+                bias = join([self.weight(m.params.bias, "f32").reshape(-1) if m.params.bias is not None else
+                             torch.zeros(m.params.out_features, dtype=F32, device=self.device) for m in members])
             blocks, at = [], 0
             for m in members:
                 blocks.append((m.results[0].name, at, at + m.params.out_features))
@@ -318,6 +338,17 @@ class Executor:
                 full.pop(name, None)
         return full[self.module.outputs[0].name]
 
+    def _swiglu(self) -> dict[str, tuple[str, str]]:
+        """Per fused projection whose epilogue computes SwiGLU (fuse-swiglu): its gate and up results."""
+        made = {n.result: n for n in self.nodes}
+        out = {}
+        for n in self.nodes:
+            if SWIGLU in n.op.attrs:
+                which = n.op.attrs[SILU_OPERAND]
+                silu = made[n.op.operands[which].name]
+                out[n.op.attrs[SWIGLU]] = (silu.op.operands[0].name, n.op.operands[1 - which].name)
+        return out
+
     def _chains(self) -> dict[str, list[plan_mod.Node]]:
         """Per projection, the activations fuse-activation put into its epilogue, in order."""
         chains: dict[str, list[plan_mod.Node]] = {}
@@ -410,6 +441,8 @@ class Executor:
             s, vth, _ = rmsnorm_encode(x.x, x.weight, x.eps, x.group, p.k, p.vth_min, p.vth_max, flavour=self.flavour)
         elif isinstance(x, SiluMul):
             s, vth, _ = silu_mul_encode(x.a, x.b, p.k, p.vth_min, p.vth_max, flavour=self.flavour)
+        elif isinstance(x, Swiglu):
+            s, vth, _ = encode_parts(x.h, x.parts, p.k, p.vth_min, p.vth_max, flavour=self.flavour)
         else:
             s, vth, _ = spike_encode_int8(x, p.k, vth_min=p.vth_min, vth_max=p.vth_max, flavour=self.flavour)
         bounds = count_bounds(p)
@@ -434,6 +467,8 @@ class Executor:
         leader = n.op.attrs.get(GEMM_GROUP)
         if leader is not None:
             codes, scale, bias, grouped, blocks, floor = self._gemm_weights(leader)
+            if leader in self.swiglu:
+                return self._swiglu_gemm(x, codes, scale, bias, *self.swiglu[leader])
             y = self._spike_gemm(x, codes, scale, bias, grouped, floor=floor)
             out = {}
             for name, lo, hi in blocks:  # a lone ReLU was the floor; any other chain runs here
@@ -463,6 +498,17 @@ class Executor:
         y = F.linear(x.to(self.dtype), w, self.weight(p.bias, "act") if p.bias is not None else None)
         y = self._activate(chain, y, a)
         return y if res is None else Summed(y + res)
+
+    def _swiglu_gemm(self, x: Spikes, codes, scale, bias, gate: str, up: str) -> dict[str, Any]:
+        """fuse-swiglu's projection: h and its partial sums from the GEMM's epilogue, for both members
+        (the silu·mul takes them); one token runs the GEMV and reads gate and up as every other column."""
+        if x.counts.shape[0] == 1:
+            y = self._spike_gemm(x, codes, scale, bias, False)
+            return {gate: y[:, 0::2], up: y[:, 1::2]}
+        if x.vth.ndim != 2:
+            raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
+        h = Swiglu(*spike_gemm_swiglu(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour))
+        return {gate: h, up: h}
 
     def _dense_act(self, p, x: torch.Tensor, chain: list[plan_mod.Node]) -> torch.Tensor:
         """A float projection of few inputs and its activation chain, one kernel (kernels/dense_act.py);
@@ -531,6 +577,8 @@ class Executor:
     def mul(self, n, args, a):
         which = n.op.attrs.get(SILU_OPERAND)
         if which is not None and isinstance(args[which], Silu):
+            if isinstance(args[which].x, Swiglu):  # fuse-swiglu: the GEMM computed the product
+                return args[which].x if n.result in self.encoded else args[which].x.h
             if n.result in self.encoded and args[1 - which].dim() == 2:
                 return SiluMul(args[which].x, args[1 - which])
             return silu_mul(args[which].x, args[1 - which], flavour=self.flavour)

@@ -2,7 +2,7 @@
 its op class (RULES), the ops cut into position-wise segments (run in token chunks, so long prompts
 fit) and sequence mixers (GLA, window attention: run over the whole sequence), and for each
 segment the values that must outlive it (kept in full-length buffers). Fusions come from IR passes
-(fuse-projections, fuse-silu-mul, fuse-activation, fuse-encode, fuse-residual): this module only
+(fuse-projections, fuse-silu-mul, fuse-swiglu, fuse-activation, fuse-encode, fuse-residual): this module only
 reads their marks.
 
 Pure data, no torch: `emit` writes it as OUT/plan.json; executor.py runs it."""
@@ -26,6 +26,7 @@ from sbcompile.passes.fuse_activation import ACTIVATION_OF
 from sbcompile.passes.fuse_encode import ENCODED_BY
 from sbcompile.passes.fuse_projections import ATTR as GEMM_GROUP
 from sbcompile.passes.fuse_silu_mul import INTO
+from sbcompile.passes.fuse_swiglu import SWIGLU
 
 # op class -> the executor's rule (executor.Executor.<rule>)
 RULES: dict[type, str] = {
@@ -137,7 +138,7 @@ def describe(module: Module, segments: list[Segment], target: str, flavour: str)
     rules: dict[str, int] = {}
     for s in segments:
         for n in s.nodes:
-            key = "fused" if INTO in n.op.attrs or ENCODED_BY in n.op.attrs or ACTIVATION_OF in n.op.attrs else n.rule
+            key = "fused" if any(k in n.op.attrs for k in (INTO, ENCODED_BY, ACTIVATION_OF, SWIGLU)) else n.rule
             rules[key] = rules.get(key, 0) + 1
     return {"target": target, "flavour": flavour, "format": 1, "rules": dict(sorted(rules.items())),
             "segments": out}

@@ -64,6 +64,7 @@ def test_plan_follows_the_fusion_passes(tmp_path: Path) -> None:
     assert [s.mixer for s in segments][:4] == [False, True, False, True]  # GLA, then window attention
     groups = {op.attrs["fuse.gemm"] for op in m.ops if "fuse.gemm" in op.attrs}
     assert groups == {"l0_q", "l1_q", "l1_gate"}  # GLA q/k/v/g, SWA q/k/v, the MLP gate/up
+    assert [op.attrs["fuse.swiglu"] for op in m.ops if "fuse.swiglu" in op.attrs] == ["l1_gate"]
     assert sum("fuse.into" in op.attrs for op in m.ops) == sum("fuse.silu_operand" in op.attrs for op in m.ops) >= 1
     producers = {op.attrs["fuse.producer"] for op in m.ops if "fuse.producer" in op.attrs}
     assert len(producers) >= 3 and producers == Executor(m, dtype=torch.float32).encoded  # norms and silu·mul
@@ -93,6 +94,17 @@ def test_plan_logits_follow_the_interpreter(pipeline: str) -> None:
     act = ex.activity()
     assert act["total"] and set(act["ops"]) == {op.results[0].name for op in m.ops if op.isa(Encode)}
     assert act["ops"][next(iter(act["ops"]))]["tokens"] == 6 + 1 + 1 + 1 + 3
+
+
+def test_swiglu_in_the_epilogue_changes_no_value() -> None:
+    """fuse-swiglu (interleaved gate/up weights, h and its |h| sums from the GEMM) against the same
+    plan without it, over a prefill and single-token steps (the GEMV reads every other column)."""
+    runs = []
+    for pipeline in (PIPELINE, PIPELINE.replace("fuse-swiglu,", "")):
+        ex = Executor(compiled(pipeline), dtype=torch.float32, chunk=4, graphs=False)
+        runs.append([ex(chunk) for chunk in (TOKENS[:6], TOKENS[6:7], TOKENS[7:8])])
+    for fused, unfused in zip(*runs):
+        assert np.array_equal(fused, unfused)
 
 
 def test_last_only_prefill_and_chunks_agree() -> None:

@@ -79,15 +79,16 @@ def _silu_mul_encode_kernel(a_ptr, b_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, M, N
 
 
 @triton.jit
-def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, stride_b, BLOCK: tl.constexpr,
+def _silu_mul_parts_kernel(a_ptr, b_ptr, h_ptr, part_ptr, sat_ptr, N, stride_a, stride_b, step, BLOCK: tl.constexpr,
                            PDL: tl.constexpr):
-    """Few rows (decode): one program per row chunk writes h = SiLU(a)·b and the chunk's float64 |h| sum."""
+    """Few rows (decode): one program per row chunk writes h = SiLU(a)·b and the chunk's float64 |h| sum.
+    a and b are read `step` elements apart (2: the interleaved gate/up columns of fuse-swiglu's GEMV)."""
     pdl.entry(PDL)
     row = tl.program_id(0).to(tl.int64)
     ch = tl.program_id(1)
     c = ch * BLOCK + tl.arange(0, BLOCK)
-    h = silu_times(tl.load(a_ptr + row * stride_a + c, mask=c < N, other=0.0),
-                   tl.load(b_ptr + row * stride_b + c, mask=c < N, other=0.0)).to(h_ptr.dtype.element_ty)
+    h = silu_times(tl.load(a_ptr + row * stride_a + c * step, mask=c < N, other=0.0),
+                   tl.load(b_ptr + row * stride_b + c * step, mask=c < N, other=0.0)).to(h_ptr.dtype.element_ty)
     tl.store(h_ptr + row * N + c, h, mask=c < N)
     tl.store(part_ptr + row * tl.num_programs(1) + ch, tl.sum(tl.abs(h.to(tl.float64)), axis=0))
     if ch == 0:
@@ -111,15 +112,41 @@ def _encode_parts_kernel(h_ptr, part_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, N, N
     tl.atomic_add(sat_ptr + row, _counts(h, c < N, vth, s_ptr, row * N + c))
 
 
-_NORM_CONFIGS = {"cuda": [config(8, 1), config(4, 1), config(16, 1)], "metax": [config(8, 1), config(4, 1)]}
+@triton.jit
+def _encode_h_kernel(h_ptr, part_ptr, s_ptr, vth_ptr, sat_ptr, par_ptr, M, N, NP, NP_PAD: tl.constexpr,
+                     BLOCK: tl.constexpr, PROGRAMS: tl.constexpr, MANY: tl.constexpr, PDL: tl.constexpr):
+    """fuse-swiglu's encoder: the GEMM's epilogue wrote h and its partial |h| sums, so V_th needs no
+    pass over h and the counts one. Rows in a grid-stride loop (PROGRAMS caps the grid, as above)."""
+    pdl.entry(PDL)
+    cols = tl.arange(0, BLOCK)
+    p = tl.arange(0, NP_PAD)
+    for r in range(tl.program_id(0), M, tl.num_programs(0)):
+        row = tl.cast(r, tl.int64)
+        vth = _threshold(tl.sum(tl.load(part_ptr + row * NP + p, mask=p < NP, other=0.0), axis=0), N, par_ptr)
+        tl.store(vth_ptr + row, vth)
+        nsat = tl.sum(tl.zeros([1], dtype=tl.int32), axis=0)
+        for start in range(0, N, BLOCK):
+            c = (start + cols)[None, :]
+            nsat += _counts(tl.load(h_ptr + row * N + c, mask=c < N, other=0.0), c < N, vth, s_ptr, row * N + c)
+        tl.store(sat_ptr + row, nsat)
+
+
+# one config: the warp count sets the float32 sum-of-squares order, so a timing-picked config could round
+# V_th (and counts) differently from one process to the next; 4 warps was also the fastest on the H200
+_NORM_CONFIGS = {"cuda": [config(4, 1)], "metax": [config(4, 1)]}
 # PROGRAMS: the grid's cap (0: one program per row); a few programs per SM keep the rows in flight in L2
 _SILU_CONFIGS = {"cuda": [config(8, 1, BLOCK=4096, PROGRAMS=0), config(4, 1, BLOCK=2048, PROGRAMS=0),
                           config(16, 1, BLOCK=4096, PROGRAMS=0), config(8, 1, BLOCK=4096, PROGRAMS=264),
                           config(8, 1, BLOCK=4096, PROGRAMS=528), config(16, 1, BLOCK=4096, PROGRAMS=264),
                           config(4, 1, BLOCK=2048, PROGRAMS=528), config(8, 1, BLOCK=2048, PROGRAMS=1056)],
                  "metax": [config(8, 1, BLOCK=4096, PROGRAMS=0), config(4, 1, BLOCK=2048, PROGRAMS=0)]}
+_H_CONFIGS = {"cuda": [config(4, 1, BLOCK=2048, PROGRAMS=0), config(8, 1, BLOCK=4096, PROGRAMS=0),
+                       config(4, 1, BLOCK=1024, PROGRAMS=0), config(8, 1, BLOCK=2048, PROGRAMS=1056),
+                       config(4, 1, BLOCK=2048, PROGRAMS=2112)],
+              "metax": [config(4, 1, BLOCK=2048, PROGRAMS=0), config(8, 1, BLOCK=4096, PROGRAMS=0)]}
 _NORM = autotuned(_rmsnorm_encode_kernel, _NORM_CONFIGS, key=["GS", "NG", "SHARED_W"])
 _SILU = autotuned(_silu_mul_encode_kernel, _SILU_CONFIGS, key=["N", "MANY"])
+_H = autotuned(_encode_h_kernel, _H_CONFIGS, key=["N", "MANY"])
 _SILU_PARTS, _ENCODE_PARTS = Launcher(_silu_mul_parts_kernel), Launcher(_encode_parts_kernel)
 
 
@@ -150,7 +177,8 @@ def rmsnorm_encode(x: torch.Tensor, weight: torch.Tensor, eps: float, group: int
 
 def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, vth_max: float,
                     *, flavour: Flavour = "cuda") -> tuple[torch.Tensor, ...]:
-    """spike_encode_int8(SiLU(a) * b, k, ...) for a, b [T, N] (rows may be strided views): (int8 counts
+    """spike_encode_int8(SiLU(a) * b, k, ...) for a, b [T, N] (strided rows; up to FEW_ROWS rows, also a
+    column stride, as the interleaved gate/up columns of fuse-swiglu's GEMV): (int8 counts
     [T, N], float32 V_th [T, 1], saturated entries per row [T]).
 
     Up to FEW_ROWS rows (decode), one program per row would stream a whole row alone: there the row
@@ -158,8 +186,9 @@ def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, 
     partial sums are added in another order than the one-program kernel's, so V_th can differ in
     its last float32 bit between the two forms, never within one."""
     assert a.shape == b.shape and a.dim() == 2, "a, b: [T, N]"
-    a, b = (t if t.stride(-1) == 1 else t.contiguous() for t in (a, b))
     m, n = a.shape
+    if m > FEW_ROWS or a.stride(-1) != b.stride(-1):
+        a, b = (t if t.stride(-1) == 1 else t.contiguous() for t in (a, b))
     s, vth, sat = _outputs(m, n, a.device)
     par = _params(k, vth_min, vth_max, a.device)
     launch = pdl.options(flavour, a)
@@ -170,7 +199,23 @@ def silu_mul_encode(a: torch.Tensor, b: torch.Tensor, k: float, vth_min: float, 
     chunks = cdiv(n, CHUNK)
     h = torch.empty((m, n), dtype=a.dtype, device=a.device)
     parts = torch.empty((m, chunks), dtype=torch.float64, device=a.device)
-    _SILU_PARTS[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), BLOCK=CHUNK, num_warps=4, **launch)
+    _SILU_PARTS[(m, chunks)](a, b, h, parts, sat, n, a.stride(0), b.stride(0), a.stride(1), BLOCK=CHUNK, num_warps=4,
+                             **launch)
     _ENCODE_PARTS[(m, chunks)](h, parts, s, vth, sat, par, n, NCH=pow2(chunks), BLOCK=CHUNK,
                                num_warps=4, **launch)
+    return s, vth, sat
+
+
+def encode_parts(h: torch.Tensor, parts: torch.Tensor, k: float, vth_min: float, vth_max: float,
+                 *, flavour: Flavour = "cuda") -> tuple[torch.Tensor, ...]:
+    """spike_encode_int8(h, k, ...) for h [T, N] whose float64 |h| sums over column blocks are `parts`
+    [T, P] (spike_gemm_swiglu's outputs): (int8 counts [T, N], float32 V_th [T, 1], saturated entries
+    per row [T]). V_th is silu_mul_encode's up to the float64 summation order (see swiglu.py)."""
+    assert h.dim() == 2 and parts.shape[0] == h.shape[0] and h.is_contiguous() and parts.is_contiguous(), \
+        "h [T, N] and parts [T, P], contiguous"
+    m, n = h.shape
+    s, vth, sat = _outputs(m, n, h.device)
+    grid = lambda meta: (min(m, meta["PROGRAMS"]) if meta["PROGRAMS"] else m,)
+    _H[flavour][grid](h, parts, s, vth, sat, _params(k, vth_min, vth_max, h.device), m, n, parts.shape[1],
+                      NP_PAD=pow2(parts.shape[1]), MANY=m >= 1024, **pdl.options(flavour, h))
     return s, vth, sat

@@ -38,34 +38,36 @@ def _round_half_even(r):
     return tl.where(up, f + 1.0, f)
 
 
-# The tie test below needs a fused multiply-add (one rounding). Triton's CPU interpreter computes
-# tl.fma as a product then a sum, so there the same test runs in float64, where it is exact too.
+# The remainder below needs a fused multiply-add (one rounding). Triton's CPU interpreter computes
+# tl.fma as a product then a sum, so there it is computed in float64 (exact) and rounded once.
 _FUSED_FMA: tl.constexpr = tl.constexpr(not interpreting())
 
 
 @triton.jit
-def _above(x, m, vth):
-    """The sign of x - m * V_th, exactly (m: an integer plus one half, |m| <= 129.5)."""
+def _remainder(x, c, vth):
+    """x - c * V_th rounded once to float32 (c: an integer, |c| <= 128)."""
     if _FUSED_FMA:
-        return tl.fma(-m, vth, x)  # the exact value, rounded once: its sign (and its zero) is exact
+        return tl.fma(-c, vth, x)
     else:
-        return x.to(tl.float64) - m.to(tl.float64) * vth.to(tl.float64)  # 9 x 24 bits: exact in float64
+        return (x.to(tl.float64) - c.to(tl.float64) * vth.to(tl.float64)).to(tl.float32)  # 9 x 24 bits: exact
 
 
 @triton.jit
 def _round_quotient_int8(x, vth):
-    """round_half_even(x / V_th) clamped to [-129, 129], exactly, in float32: a candidate from the
-    float32 quotient (within one of the answer after the clamp), moved by one where x lies beyond
-    candidate +- 1/2 times V_th, then ties sent to the even neighbour. Each comparison is the sign of
-    x - (c +- 1/2) V_th from one fused multiply-add, exact for V_th above 2^-100 (the IR's vth_min
-    is 1e-5). Beyond 128 the count only has to stay beyond 127, and it does."""
+    """round_half_even(x / V_th) clamped to [-129, 129], exactly, in float32. A candidate c from the
+    float32 quotient is within one of the answer; the remainder r = x - c * V_th then moves it by one
+    where |r| > V_th / 2, and a tie (|r| = V_th / 2) goes to the even neighbour. With V_th in
+    [2^e, 2^(e+1)), r is a multiple of 2^(e-24), so it is exact while |r| < 2^e, and beyond that it is
+    clearly above V_th / 2: every comparison is the exact one (V_th >= vth_min = 1e-5: no subnormals).
+    Beyond 128 the count only has to stay beyond 127, and it does."""
     x = x.to(tl.float32)
-    q = tl.minimum(tl.maximum(x * (1.0 / vth), -128.0), 128.0)
-    c = tl.floor(q + 0.5)
-    c = tl.where(_above(x, c + 0.5, vth) > 0, c + 1.0, tl.where(_above(x, c - 0.5, vth) < 0, c - 1.0, c))
+    c = tl.floor(tl.minimum(tl.maximum(x * (1.0 / vth), -128.0), 128.0) + 0.5)
+    r = _remainder(x, c, vth)
+    half = 0.5 * vth
     odd = _odd(c)
-    c = tl.where(odd & (_above(x, c + 0.5, vth) == 0), c + 1.0, tl.where(odd & (_above(x, c - 0.5, vth) == 0), c - 1.0, c))
-    return c
+    up = (r > half) | ((r == half) & odd)
+    down = (r < -half) | ((r == -half) & odd)
+    return tl.where(up, c + 1.0, tl.where(down, c - 1.0, c))
 
 
 @triton.jit

@@ -17,15 +17,17 @@ import torch
 import triton
 import triton.language as tl
 
-from . import spike_gemm_tma
+from . import spike_gemm_tma, swiglu
+from .swiglu import store_swiglu
 from .tiles import cdiv, tile_ids
 from .tuning import Flavour, autotuned, config, interpreting
 
 
 @triton.jit
-def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, M, N, K,
+def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, part_ptr, M, N, K,
                        stride_sm, stride_wn, stride_ym, stride_scale, stride_rm,
-                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr, EVEN_K: tl.constexpr,
+                       HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr,
+                       SWIGLU: tl.constexpr, EVEN_K: tl.constexpr,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                        GROUP_M: tl.constexpr):
     pid_m, pid_n = tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -67,7 +69,10 @@ def _spike_gemm_kernel(s_ptr, w_ptr, scale_ptr, vth_ptr, bias_ptr, res_ptr, floo
         y = y + tl.load(res_ptr + rm.to(tl.int64)[:, None] * stride_rm + rn[None, :], mask=mask, other=0.0).to(tl.float32)
     if HAS_FLOOR:
         y = tl.maximum(y, tl.load(floor_ptr + wn)[None, :])
-    tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+    if SWIGLU:
+        store_swiglu(y, rm, pid_n, M, N, y_ptr, part_ptr, stride_ym, BLOCK_M, BLOCK_N)
+    else:
+        tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 def _gemm_config(bm: int, bn: int, bk: int, warps: int, stages: int) -> triton.Config:
@@ -92,8 +97,11 @@ _SMALL_CONFIGS = {
 SMALL_M = 16
 # the group variant needs one group per K step
 _GROUP_CONFIGS = {f: [c for c in cs if c.kwargs["BLOCK_K"] == 128] for f, cs in _CONFIGS.items()}
-_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR", "EVEN_K"]
+# fuse-swiglu's tiles hold whole partial sums (swiglu.PART), at any token count
+_SWIGLU_CONFIGS = {f: [c for c in cs if swiglu.fits(c)] for f, cs in _CONFIGS.items()}
+_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR", "SWIGLU", "EVEN_K"]
 _TUNED = autotuned(_spike_gemm_kernel, _CONFIGS, key=_KEY)
+_TUNED_SWIGLU = autotuned(_spike_gemm_kernel, _SWIGLU_CONFIGS, key=_KEY)
 _TUNED_SMALL = autotuned(_spike_gemm_kernel, _SMALL_CONFIGS, key=_KEY)
 _TUNED_GROUPED = autotuned(_spike_gemm_kernel, _GROUP_CONFIGS, key=_KEY)
 GROUP = 128
@@ -101,7 +109,7 @@ GROUP = 128
 
 def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor, bias: torch.Tensor | None,
             residual: torch.Tensor | None, floor: torch.Tensor | None, out_dtype: torch.dtype, grouped: bool,
-            flavour: Flavour) -> torch.Tensor:
+            flavour: Flavour, swiglu_parts: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     lead = s.shape[:-1]
     s2 = s.reshape(-1, s.shape[-1]).contiguous()
     m, k = s2.shape
@@ -110,22 +118,28 @@ def _launch(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Te
     w = w.contiguous()
     vth = vth.reshape(-1).to(torch.float32).contiguous()
     scale = scale.to(torch.float32).reshape(n, -1).contiguous()
-    y = torch.empty((m, n), dtype=out_dtype, device=s.device)
+    if swiglu_parts:
+        y, parts = swiglu.outputs(m, n, out_dtype, s.device)
+    else:
+        y, parts = torch.empty((m, n), dtype=out_dtype, device=s.device), None
     bias = bias.to(torch.float32).contiguous() if bias is not None else None
     res = residual.reshape(m, n) if residual is not None else None
     if res is not None and res.stride(-1) != 1:
         res = res.contiguous()
     small = m <= SMALL_M and not grouped
     if flavour == "cuda" and not small and not interpreting() and spike_gemm_tma.usable(s2):
-        spike_gemm_tma.launch(s2, w, scale, vth, bias, res, floor, y, grouped)
-        return y.reshape(*lead, n)
-    grid = lambda meta: (cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
-    tuned = (_TUNED_GROUPED if grouped else _TUNED_SMALL if small else _TUNED)[flavour]
-    tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, res if res is not None else y,
-                floor if floor is not None else scale, y, m, n, k,
-                s2.stride(0), w.stride(0), y.stride(0), scale.stride(0), res.stride(0) if res is not None else 0,
-                HAS_BIAS=bias is not None, HAS_RES=res is not None, HAS_FLOOR=floor is not None, GROUPED=grouped,
-                EVEN_K=k % 128 == 0, enable_fp_fusion=False)
+        spike_gemm_tma.launch(s2, w, scale, vth, bias, res, floor, y, grouped, parts)
+    else:
+        grid = lambda meta: (cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
+        tuned = (_TUNED_SWIGLU if swiglu_parts else _TUNED_GROUPED if grouped else _TUNED_SMALL if small
+                 else _TUNED)[flavour]
+        tuned[grid](s2, w, scale, vth, bias if bias is not None else scale, res if res is not None else y,
+                    floor if floor is not None else scale, y, parts if parts is not None else scale, m, n, k,
+                    s2.stride(0), w.stride(0), y.stride(0), scale.stride(0), res.stride(0) if res is not None else 0,
+                    HAS_BIAS=bias is not None, HAS_RES=res is not None, HAS_FLOOR=floor is not None, GROUPED=grouped,
+                    SWIGLU=swiglu_parts, EVEN_K=k % 128 == 0, enable_fp_fusion=False)
+    if parts is not None:
+        return y.reshape(*lead, n // 2), parts.reshape(*lead, parts.shape[-1])
     return y.reshape(*lead, n)
 
 
@@ -147,3 +161,13 @@ def spike_gemm_grouped(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vt
     assert s.shape[-1] % GROUP == 0 and scale.numel() == w.shape[0] * (s.shape[-1] // GROUP), \
         "K must be a multiple of 128 and scale [N, K/128]"
     return _launch(s, w, scale, vth, bias, None, floor, out_dtype, True, flavour)
+
+
+def spike_gemm_swiglu(s: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor,
+                      bias: torch.Tensor | None = None, *, out_dtype: torch.dtype = torch.float32,
+                      flavour: Flavour = "cuda") -> tuple[torch.Tensor, torch.Tensor]:
+    """fuse-swiglu's gate/up projection: w [2N, K] and scale (and bias) [2N] interleave gate and up
+    rows (swiglu.interleave). -> h = SiLU(gate) * up [..., N] in out_dtype and float64 |h| sums per
+    swiglu.PART columns [..., ceil(N / PART)]; gate and up are never written."""
+    assert w.shape[0] % 2 == 0 and scale.numel() == w.shape[0], "interleaved gate/up rows, one scale per row"
+    return _launch(s, w, scale, vth, bias, None, None, out_dtype, False, flavour, swiglu_parts=True)

@@ -10,13 +10,14 @@ import triton
 import triton.language as tl
 from triton.tools.tensor_descriptor import TensorDescriptor
 
+from .swiglu import fits, store_swiglu
 from .tiles import cdiv, tile_ids
 
 
 @triton.jit
-def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, M, N, K, stride_ym,
-                           stride_scale, stride_rm, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr,
-                           HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr,
+def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr, floor_ptr, y_ptr, part_ptr, M, N, K,
+                           stride_ym, stride_scale, stride_rm, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr,
+                           HAS_FLOOR: tl.constexpr, GROUPED: tl.constexpr, SWIGLU: tl.constexpr,
                            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                            GROUP_M: tl.constexpr):
     pid_m, pid_n = tile_ids(M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -45,7 +46,10 @@ def _spike_gemm_tma_kernel(s_desc, w_desc, scale_ptr, vth_ptr, bias_ptr, res_ptr
         y = y + tl.load(res_ptr + rm.to(tl.int64)[:, None] * stride_rm + rn[None, :], mask=mask, other=0.0).to(tl.float32)
     if HAS_FLOOR:
         y = tl.maximum(y, tl.load(floor_ptr + rn, mask=rn < N, other=0.0)[None, :])
-    tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
+    if SWIGLU:
+        store_swiglu(y, rm, pid_n, M, N, y_ptr, part_ptr, stride_ym, BLOCK_M, BLOCK_N)
+    else:
+        tl.store(y_ptr + rm.to(tl.int64)[:, None] * stride_ym + rn[None, :], y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 def _set_blocks(nargs: dict) -> None:
@@ -62,7 +66,8 @@ def _cfg(bm: int, bn: int, bk: int, warps: int, stages: int) -> triton.Config:
 _CONFIGS = [_cfg(128, 256, 128, 8, 3), _cfg(128, 256, 128, 8, 4), _cfg(256, 128, 128, 8, 3),
             _cfg(256, 128, 128, 8, 4), _cfg(128, 128, 128, 8, 4), _cfg(128, 128, 128, 4, 5),
             _cfg(64, 128, 128, 4, 5)]
-_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR"]
+assert all(fits(c) for c in _CONFIGS), "every config must serve fuse-swiglu"
+_KEY = ["M", "N", "K", "HAS_BIAS", "HAS_RES", "HAS_FLOOR", "SWIGLU"]
 _TUNED = triton.autotune(_CONFIGS, key=_KEY)(_spike_gemm_tma_kernel)
 _TUNED_GROUPED = triton.autotune([c for c in _CONFIGS if c.kwargs["BLOCK_K"] == 128], key=_KEY)(_spike_gemm_tma_kernel)
 
@@ -73,8 +78,10 @@ def usable(s: torch.Tensor) -> bool:
 
 
 def launch(s2: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Tensor, bias: torch.Tensor | None,
-           res: torch.Tensor | None, floor: torch.Tensor | None, y: torch.Tensor, grouped: bool) -> None:
-    """Same contract as spike_gemm._launch's kernel call; s2 [M,K] and w [N,K] contiguous int8."""
+           res: torch.Tensor | None, floor: torch.Tensor | None, y: torch.Tensor, grouped: bool,
+           parts: torch.Tensor | None = None) -> None:
+    """Same contract as spike_gemm._launch's kernel call; s2 [M,K] and w [N,K] contiguous int8; with
+    `parts` (fuse-swiglu), y is h [M, N/2] and parts its partial |h| sums (swiglu.py)."""
     m, k = s2.shape
     n = w.shape[0]
     dummy = [1, 1]
@@ -83,6 +90,6 @@ def launch(s2: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, vth: torch.Te
     grid = lambda meta: (cdiv(m, meta["BLOCK_M"]) * cdiv(n, meta["BLOCK_N"]),)
     (_TUNED_GROUPED if grouped else _TUNED)[grid](
         s_desc, w_desc, scale, vth, bias if bias is not None else scale, res if res is not None else y,
-        floor if floor is not None else scale, y, m, n, k, y.stride(0), scale.stride(0),
-        res.stride(0) if res is not None else 0, HAS_BIAS=bias is not None, HAS_RES=res is not None,
-        HAS_FLOOR=floor is not None, GROUPED=grouped, enable_fp_fusion=False)
+        floor if floor is not None else scale, y, parts if parts is not None else scale, m, n, k, y.stride(0),
+        scale.stride(0), res.stride(0) if res is not None else 0, HAS_BIAS=bias is not None, HAS_RES=res is not None,
+        HAS_FLOOR=floor is not None, GROUPED=grouped, SWIGLU=parts is not None, enable_fp_fusion=False)
