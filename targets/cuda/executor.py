@@ -245,7 +245,7 @@ class Executor:
             if any(m.params.bias is not None for m in members):
                 bias = join([self.weight(m.params.bias, "f32").reshape(-1) if m.params.bias is not None else
                              torch.zeros(m.params.out_features, dtype=F32, device=self.device) for m in members])
-            blocks, at = [], 0
+            blocks, at = [], 0  # (a fuse-swiglu group's rows are interleaved: its blocks go unused)
             for m in members:
                 blocks.append((m.results[0].name, at, at + m.params.out_features))
                 at += m.params.out_features

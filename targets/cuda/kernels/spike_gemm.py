@@ -9,7 +9,10 @@ multiply-add is contracted into an FMA: a float32 reference with the same order 
 Group variant (weights quantized per `group` = 128 input channels, scales [N, K/group]): every
 K step is one group, its int32 partial sum is scaled and added in float32 in group order:
 y = ((sum_g float32(acc_g) * scale[n, g]) * vth[m]) (+ bias). Sequential float32 in that order
-is reproducible, and against a float64 reference the relative error is about groups * 2^-24."""
+is reproducible, and against a float64 reference the relative error is about groups * 2^-24.
+
+SwiGLU variant (fuse-swiglu, spike_gemm_swiglu): w's rows interleave gate and up, and the epilogue
+writes SiLU(gate) * up and its partial |h| sums instead of y (swiglu.py)."""
 
 from __future__ import annotations
 
