@@ -6,6 +6,8 @@ emits or runs, so `import sbcompile.targets` stays light."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,7 +42,9 @@ class _GpuTarget(Target):
         return written + [PLAN_FILE]
 
     def open(self, artifact: Path, module: Module) -> Any:
-        """The compiled plan (executor.py) when the module has one, else the op-by-op session."""
+        """The compiled plan (executor.py) when the module has one, else the op-by-op session. Without
+        a CUDA device the kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1 is set here)."""
+        self._interpret_without_gpu()
         try:
             from . import plan
             from .session import CudaSession
@@ -55,10 +59,27 @@ class _GpuTarget(Target):
         return Executor(module, flavour=self.flavour)
 
 
+    def _interpret_without_gpu(self) -> None:
+        """Triton reads TRITON_INTERPRET when a kernel is defined: it is set before the kernels are
+        imported, or, if they already were (for a GPU that is not there), the error says how to run."""
+        if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+            return
+        try:
+            import torch
+        except ImportError:
+            return  # open() says that torch is needed
+        if torch.cuda.is_available():
+            return
+        if any(".cuda.kernels" in name for name in sys.modules):
+            raise SbirError(f"target '{self.name}': no CUDA GPU here and its kernels are already loaded for one; "
+                            f"start with TRITON_INTERPRET=1 to run them in Triton's CPU interpreter")
+        os.environ["TRITON_INTERPRET"] = "1"
+
+
 @register_target
 class CudaTarget(_GpuTarget):
     name = "cuda"
-    summary = "Triton kernels generated from the IR, run through PyTorch on an NVIDIA GPU (CPU: TRITON_INTERPRET=1)"
+    summary = "Triton kernels generated from the IR, run through PyTorch on an NVIDIA GPU (no GPU: Triton's interpreter)"
     flavour = "cuda"
 
 

@@ -157,7 +157,8 @@ class Executor:
         if len(inputs) != 1 or len(module.outputs) != 1:
             raise SbirError(f"module @{module.name}: the cuda plan runs modules with one token input and one output")
         self.input_name = inputs[0].params.name
-        self.summary = f"{flavour} plan ({self.device.type}, {str(self.dtype)[6:]}, {len(self.segments)} segments)"
+        where = "cpu, Triton's interpreter" if self.device.type == "cpu" else self.device.type
+        self.summary = f"{flavour} plan ({where}, {str(self.dtype)[6:]}, {len(self.segments)} segments)"
         self.reset()
 
     # ------------------------------------------------------------------ state

@@ -157,6 +157,20 @@ def test_command_line_tiny(tmp_path: Path) -> None:
     assert json.loads((metax / "gpu_plan.json").read_text())["flavour"] == "metax"
 
 
+def test_run_without_a_gpu_interprets_the_default_plan(tmp_path: Path) -> None:
+    """`sbcompile run` of a cuda artifact (default pipeline: every fusion on) where no GPU is visible and
+    TRITON_INTERPRET is not set: the plan runs in Triton's interpreter, greedy text equal to ref's."""
+    exe = [sys.executable, "-m", "sbcompile"]
+    out = tmp_path / "out"
+    subprocess.run([*exe, "examples/tiny", "-t", "cuda", "-o", str(out)], check=True, cwd=ROOT, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"} | {"CUDA_VISIBLE_DEVICES": ""}
+    run = [*exe, "run", str(out), "--text", "def ", "--generate", "6"]
+    got = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert got.returncode == 0 and "cuda plan (cpu, Triton's interpreter" in got.stderr, got.stderr
+    want = subprocess.run([*run, "--target", "ref"], check=True, cwd=ROOT, capture_output=True, text=True)
+    assert got.stdout == want.stdout
+
+
 def test_integer_norms_and_encoders_run_their_reference_semantics() -> None:
     """A loihi2 artifact's module (fixed-point norms and encoders) runs on the GPU target too: those
     ops take their numpy semantics, exactly, on the interpreter's inputs. Whole-model logits are
