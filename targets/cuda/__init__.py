@@ -25,6 +25,10 @@ class _GpuTarget(Target):
     default_pipeline = ("canonicalize,cse,dce,quantize,fuse-projections,fuse-silu-mul,fuse-swiglu,fuse-activation,"
                         "fuse-encode,fuse-residual")
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._interpret_without_gpu(running=False)
+
     def machine(self) -> CudaMachine:
         return CudaMachine()
 
@@ -42,9 +46,9 @@ class _GpuTarget(Target):
         return written + [PLAN_FILE]
 
     def open(self, artifact: Path, module: Module) -> Any:
-        """The compiled plan (executor.py) when the module has one, else the op-by-op session. Without
-        a CUDA device the kernels run in Triton's CPU interpreter (TRITON_INTERPRET=1 is set here)."""
-        self._interpret_without_gpu()
+        """The compiled plan (executor.py) when the module has one, else the op-by-op session (without a
+        CUDA device, in Triton's CPU interpreter)."""
+        self._interpret_without_gpu(running=True)
         try:
             from . import plan
             from .session import CudaSession
@@ -58,10 +62,10 @@ class _GpuTarget(Target):
         from .executor import Executor
         return Executor(module, flavour=self.flavour)
 
-
-    def _interpret_without_gpu(self) -> None:
-        """Triton reads TRITON_INTERPRET when a kernel is defined: it is set before the kernels are
-        imported, or, if they already were (for a GPU that is not there), the error says how to run."""
+    def _interpret_without_gpu(self, running: bool) -> None:
+        """No CUDA device: the kernels run in Triton's CPU interpreter. Triton reads TRITON_INTERPRET
+        when it is imported (tl.sum and its kin are kernels too), so it is set as soon as the target is
+        made, before a frontend's torch imports triton; a run where triton came first says how to start."""
         if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
             return
         try:
@@ -70,10 +74,11 @@ class _GpuTarget(Target):
             return  # open() says that torch is needed
         if torch.cuda.is_available():
             return
-        if any(".cuda.kernels" in name for name in sys.modules):
-            raise SbirError(f"target '{self.name}': no CUDA GPU here and its kernels are already loaded for one; "
-                            f"start with TRITON_INTERPRET=1 to run them in Triton's CPU interpreter")
-        os.environ["TRITON_INTERPRET"] = "1"
+        if "triton" not in sys.modules:
+            os.environ["TRITON_INTERPRET"] = "1"
+        elif running:
+            raise SbirError(f"target '{self.name}': no CUDA GPU here, and triton was imported before the target "
+                            f"could select its CPU interpreter; start with TRITON_INTERPRET=1")
 
 
 @register_target

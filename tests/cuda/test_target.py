@@ -169,6 +169,12 @@ def test_run_without_a_gpu_interprets_the_default_plan(tmp_path: Path) -> None:
     assert got.returncode == 0 and "cuda plan (cpu, Triton's interpreter" in got.stderr, got.stderr
     want = subprocess.run([*run, "--target", "ref"], check=True, cwd=ROOT, capture_output=True, text=True)
     assert got.stdout == want.stdout
+    api = f"import sbcompile; print(sbcompile.load({str(out)!r}).run(text='def ', generate=6).text, end='')"
+    got = subprocess.run([sys.executable, "-c", api], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert got.returncode == 0 and "def " + got.stdout == want.stdout.rstrip("\n"), got.stderr
+    late = subprocess.run([sys.executable, "-c", "import triton; " + api], cwd=ROOT, capture_output=True, text=True,
+                          env=env)  # triton imported first: it cannot switch to its interpreter any more
+    assert late.returncode != 0 and "start with TRITON_INTERPRET=1" in late.stderr
 
 
 def test_integer_norms_and_encoders_run_their_reference_semantics() -> None:
