@@ -503,13 +503,10 @@ class Executor:
     def _swiglu_gemm(self, x: Spikes, codes, scale, bias, gate: str, up: str) -> dict[str, Any]:
         """fuse-swiglu's projection: h and its partial sums from the GEMM's epilogue, for both members
         (the silu·mul takes them); one token runs the GEMV and reads gate and up as every other column."""
-        if x.counts.shape[0] == 1:
-            y = self._spike_gemm(x, codes, scale, bias, False)
-            return {gate: y[:, 0::2], up: y[:, 1::2]}
-        if x.vth.ndim != 2:
-            raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
-        h = Swiglu(*spike_gemm_swiglu(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype, flavour=self.flavour))
-        return {gate: h, up: h}
+        y = self._spike_gemm(x, codes, scale, bias, False, swiglu=True)
+        if isinstance(y, Swiglu):
+            return {gate: y, up: y}
+        return {gate: y[:, 0::2], up: y[:, 1::2]}
 
     def _dense_act(self, p, x: torch.Tensor, chain: list[plan_mod.Node]) -> torch.Tensor:
         """A float projection of few inputs and its activation chain, one kernel (kernels/dense_act.py);
@@ -540,11 +537,15 @@ class Executor:
         return self._weights[key]
 
     def _spike_gemm(self, x: Spikes, codes, scale, bias, grouped: bool, residual: torch.Tensor | None = None,
-                    floor: torch.Tensor | None = None) -> torch.Tensor:
+                    floor: torch.Tensor | None = None, swiglu: bool = False) -> torch.Tensor | Swiglu:
         """The spike GEMM for x's token count; `residual` (per-row scales only) and `floor` (fused ReLUs)
-        join the epilogue."""
+        join the epilogue; `swiglu` (interleaved gate/up rows) makes it Swiglu from two tokens up (one
+        token's GEMV writes the interleaved columns)."""
         if x.vth.ndim != 2:
             raise SbirError("the cuda plan's spike GEMM takes per-token thresholds only")
+        if swiglu and x.counts.shape[0] > 1:
+            return Swiglu(*spike_gemm_swiglu(x.counts, codes, scale, x.vth, bias, out_dtype=self.dtype,
+                                             flavour=self.flavour))
         if grouped:
             return spike_gemm_grouped(x.counts, codes, scale, x.vth, bias, floor=floor, out_dtype=self.dtype,
                                       flavour=self.flavour)
